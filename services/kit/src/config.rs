@@ -1,0 +1,219 @@
+//! Layered configuration: built-in defaults, then one TOML file, then `BORDERMESH_*` variables.
+//!
+//! Environment variables name a nested key with a double underscore:
+//! `BORDERMESH_GATEWAY__LISTEN=0.0.0.0:50051`, `BORDERMESH_CUSTOMS__DATABASE_URL=postgres://…`.
+
+use std::{
+    net::{Ipv4Addr, SocketAddr, SocketAddrV4},
+    path::{Path, PathBuf},
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of every environment variable that configures bordermesh.
+pub const ENV_PREFIX: &str = "BORDERMESH_";
+
+/// Top-level keys an environment variable may set; other `BORDERMESH_*` variables (the test
+/// database URL, the config file path) belong to tools, not to this file.
+const ENV_KEYS: &[&str] = &[
+    "data_dir",
+    "drain_seconds",
+    "log",
+    "gateway",
+    "identity",
+    "customs",
+    "sanitary",
+];
+
+pub const GATEWAY_PORT: u16 = 50051;
+pub const IDENTITY_PORT: u16 = 50052;
+pub const CUSTOMS_PORT: u16 = 50053;
+pub const SANITARY_PORT: u16 = 50054;
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where SQLite files live when a service has no `database_url`.
+    pub data_dir: PathBuf,
+    /// How long a server may drain in-flight calls after SIGTERM before it stops anyway.
+    pub drain_seconds: u64,
+    /// `tracing` filter, for example `info` or `bordermesh_gateway=debug,info`.
+    pub log: String,
+    pub gateway: GatewayConfig,
+    pub identity: ServiceConfig,
+    pub customs: CustomsConfig,
+    pub sanitary: ServiceConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            drain_seconds: 10,
+            log: "info".to_owned(),
+            gateway: GatewayConfig::default(),
+            identity: ServiceConfig::on_port(IDENTITY_PORT),
+            customs: CustomsConfig::default(),
+            sanitary: ServiceConfig::on_port(SANITARY_PORT),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub listen: SocketAddr,
+    /// sqlx URL (`sqlite://…` or `postgres://…`); a SQLite file under `data_dir` when absent.
+    pub database_url: Option<String>,
+}
+
+impl ServiceConfig {
+    fn on_port(port: u16) -> Self {
+        Self {
+            listen: loopback(port),
+            database_url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    pub database_url: Option<String>,
+    pub identity_url: String,
+    pub customs_url: String,
+    pub sanitary_url: String,
+    /// Budget of a crossing when the caller sends no `grpc-timeout`.
+    pub default_deadline_ms: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: loopback(GATEWAY_PORT),
+            database_url: None,
+            identity_url: format!("http://{}", loopback(IDENTITY_PORT)),
+            customs_url: format!("http://{}", loopback(CUSTOMS_PORT)),
+            sanitary_url: format!("http://{}", loopback(SANITARY_PORT)),
+            default_deadline_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomsConfig {
+    pub listen: SocketAddr,
+    pub database_url: Option<String>,
+    /// CSV nomenclature (`section,hscode,description,parent,level`) that commodity codes are
+    /// checked against; without it only the format is checked and classification is unverified.
+    pub nomenclature_path: Option<PathBuf>,
+    /// TOML tariff (duty and VAT rates); the built-in default tariff when absent.
+    pub tariff_path: Option<PathBuf>,
+}
+
+impl Default for CustomsConfig {
+    fn default() -> Self {
+        Self {
+            listen: loopback(CUSTOMS_PORT),
+            database_url: None,
+            nomenclature_path: None,
+            tariff_path: None,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then `BORDERMESH_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                ENV_KEYS.iter().any(|known| {
+                    key.strip_prefix(known)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '_']))
+                })
+            }))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The database a service uses: its configured URL, or its own SQLite file under `data_dir`.
+    pub fn database_url(&self, service: &str, configured: Option<&String>) -> String {
+        match configured {
+            Some(url) => url.clone(),
+            None => sqlite_url(&self.data_dir.join(format!("{service}.db"))),
+        }
+    }
+}
+
+/// A sqlx SQLite URL that creates the file when it does not exist.
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_use_the_documented_ports() {
+        let config = Config::default();
+        assert_eq!(config.gateway.listen.port(), 50051);
+        assert_eq!(config.identity.listen.port(), 50052);
+        assert_eq!(config.customs.listen.port(), 50053);
+        assert_eq!(config.sanitary.listen.port(), 50054);
+        assert_eq!(config.gateway.identity_url, "http://127.0.0.1:50052");
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bordermesh.toml",
+                "drain_seconds = 3\n[customs]\nlisten = \"0.0.0.0:6000\"\n",
+            )?;
+            jail.set_env("BORDERMESH_CUSTOMS__LISTEN", "0.0.0.0:7000");
+            jail.set_env("BORDERMESH_TEST_POSTGRES_URL", "postgres://ignored");
+            let config = Config::load(Some(Path::new("bordermesh.toml"))).map_err(|e| *e)?;
+            assert_eq!(config.drain_seconds, 3);
+            assert_eq!(config.customs.listen.port(), 7000);
+            assert_eq!(config.identity.listen.port(), 50052);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bordermesh.toml", "drain_secnds = 3\n")?;
+            assert!(Config::load(Some(Path::new("bordermesh.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_defaults_to_a_sqlite_file_per_service() {
+        let config = Config {
+            data_dir: PathBuf::from("/var/lib/bordermesh"),
+            ..Config::default()
+        };
+        assert_eq!(
+            config.database_url("customs", None),
+            "sqlite:///var/lib/bordermesh/customs.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! AIP-155 idempotency: a mutating call with a `request_id` that was seen before returns the
+//! saved first answer; the same id with a different request is refused.
+//!
+//! The answer is saved in the same transaction as the call's own writes, so a call has its
+//! effect exactly once even when two copies race: the loser rolls back and replays the winner.
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use sqlx::{Any, AnyPool, Transaction};
+use tonic::{Code, Status};
+
+use crate::{error, storage::now_millis};
+
+/// One idempotent call: which RPC, which request id, and a digest of the request.
+pub struct IdempotentCall {
+    scope: &'static str,
+    request_id: String,
+    digest: String,
+}
+
+impl IdempotentCall {
+    /// `scope` names the RPC (`customs.AssessDeclaration`); the digest covers the whole request.
+    pub fn new(scope: &'static str, request_id: &str, request: &impl Message) -> Self {
+        Self {
+            scope,
+            request_id: request_id.to_owned(),
+            digest: hex::encode(Sha256::digest(request.encode_to_vec())),
+        }
+    }
+
+    /// The saved answer for this request id, if there is one.
+    pub async fn replay<R: Message + Default>(&self, pool: &AnyPool) -> Result<Option<R>, Status> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT request_digest, response FROM idempotency_keys WHERE scope = $1 AND request_id = $2",
+        )
+        .bind(self.scope)
+        .bind(&self.request_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| error::internal("reading idempotency key", e))?;
+        let Some((digest, response)) = row else {
+            return Ok(None);
+        };
+        if digest != self.digest {
+            return Err(error::status(
+                Code::AlreadyExists,
+                "REQUEST_ID_REUSED",
+                "request_id was already used for a different request",
+            ));
+        }
+        let bytes = STANDARD
+            .decode(response)
+            .map_err(|e| error::internal("decoding saved response", e))?;
+        R::decode(bytes.as_slice())
+            .map(Some)
+            .map_err(|e| error::internal("decoding saved response", e))
+    }
+
+    /// Saves `response` with the call's writes in `tx` and commits. When a concurrent copy of
+    /// the call committed first, this one is rolled back and the winner's answer returned.
+    pub async fn commit<R: Message + Default>(
+        &self,
+        pool: &AnyPool,
+        mut tx: Transaction<'_, Any>,
+        response: R,
+    ) -> Result<R, Status> {
+        let saved = sqlx::query(
+            "INSERT INTO idempotency_keys (scope, request_id, request_digest, response, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, request_id) DO NOTHING",
+        )
+        .bind(self.scope)
+        .bind(&self.request_id)
+        .bind(&self.digest)
+        .bind(STANDARD.encode(response.encode_to_vec()))
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| error::internal("saving idempotency key", e))?;
+        if saved.rows_affected() == 1 {
+            tx.commit()
+                .await
+                .map_err(|e| error::internal("committing", e))?;
+            return Ok(response);
+        }
+        tx.rollback()
+            .await
+            .map_err(|e| error::internal("rolling back a duplicate", e))?;
+        self.replay(pool).await?.ok_or_else(|| {
+            error::internal("replaying a concurrent duplicate", "saved answer vanished")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{connect, testing};
+
+    static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+
+    #[tokio::test]
+    async fn a_repeat_replays_the_first_answer_and_a_different_request_is_refused() {
+        for database in testing::databases().await.unwrap() {
+            let pool = connect(&database.url, &NO_MIGRATIONS).await.unwrap();
+            let first = prost_types::Duration { seconds: 1, nanos: 0 };
+            let call = IdempotentCall::new("test.Call", "id-1", &first);
+            assert!(call.replay::<prost_types::Duration>(&pool).await.unwrap().is_none());
+            let tx = pool.begin().await.unwrap();
+            call.commit(&pool, tx, first.clone()).await.unwrap();
+
+            let tx = pool.begin().await.unwrap();
+            let second_answer = prost_types::Duration { seconds: 2, nanos: 0 };
+            let replayed = call.commit(&pool, tx, second_answer).await.unwrap();
+            assert_eq!(replayed, first, "{:?}", database.backend);
+
+            let other = IdempotentCall::new("test.Call", "id-1", &prost_types::Duration::default());
+            let refused = other.replay::<prost_types::Duration>(&pool).await.unwrap_err();
+            assert_eq!(refused.code(), Code::AlreadyExists);
+        }
+    }
+}

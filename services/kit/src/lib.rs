@@ -1,0 +1,21 @@
+//! The runtime every bordermesh server shares.
+//!
+//! - [`config`]: layered configuration (defaults, one TOML file, `BORDERMESH_*` variables).
+//! - [`telemetry`]: `tracing` logs; never personal data, only ids.
+//! - [`server`]: the bootstrap every service runs: health per service, reflection, tracing spans
+//!   per RPC, graceful shutdown with a bounded drain.
+//! - [`error`]: AIP-193 errors: `google.rpc.Status` with `BadRequest` field violations and
+//!   `ErrorInfo`; internal causes are logged, never returned.
+//! - [`validate`]: the shared parsers that turn proto fields into domain values and collect
+//!   field violations on the way.
+//! - [`storage`]: sqlx pools over SQLite (embedded default) or PostgreSQL, with migrations.
+//! - [`idempotency`]: AIP-155 request ids: a repeat returns the saved first answer.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod idempotency;
+pub mod server;
+pub mod storage;
+pub mod telemetry;
+pub mod validate;

@@ -1,0 +1,150 @@
+//! Storage pools: SQLite is the embedded default, PostgreSQL when a URL says so. Both run the
+//! same migrations, written in the SQL the two share (TEXT, BIGINT, `$n` parameters).
+
+use std::{path::Path, str::FromStr, sync::Once, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::Migrator,
+};
+
+/// Migrations of the tables `kit` owns (idempotency); versions below 1000 belong to `kit`,
+/// versions from 1000 on to the service.
+static KIT_MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+fn install_drivers() {
+    static DRIVERS: Once = Once::new();
+    DRIVERS.call_once(sqlx::any::install_default_drivers);
+}
+
+/// Which engine a URL names, for the few places where they differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            anyhow::bail!("database URL must start with sqlite: or postgres:")
+        }
+    }
+}
+
+/// Opens a pool and brings the schema up to date: `kit`'s tables, then the service's.
+pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result<AnyPool> {
+    install_drivers();
+    let backend = Backend::of(url)?;
+    if backend == Backend::Sqlite {
+        create_sqlite_parent(url)?;
+    }
+    let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers work while one writer commits; a writer waits, not fails.
+                    connection
+                        .execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .with_context(|| format!("connecting to the {backend:?} database"))?;
+    migrate(&pool, &KIT_MIGRATOR).await?;
+    migrate(&pool, service_migrations).await?;
+    Ok(pool)
+}
+
+async fn migrate(pool: &AnyPool, migrator: &Migrator) -> anyhow::Result<()> {
+    let mut migrator = Migrator {
+        migrations: migrator.migrations.clone(),
+        ..Migrator::DEFAULT
+    };
+    // Kit and service migrations share one history table; each ignores the other's entries.
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await.context("running migrations")
+}
+
+fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the data directory {}", parent.display()))?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, as stored in BIGINT columns.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Databases for store tests: always a fresh SQLite file, and a fresh PostgreSQL database when
+/// `BORDERMESH_TEST_POSTGRES_URL` is set, so every store test proves both engines.
+pub mod testing {
+    use sqlx::{AnyConnection, Connection, Executor};
+    use tempfile::TempDir;
+
+    /// The variable CI sets to a PostgreSQL server URL for store tests.
+    pub const POSTGRES_URL_VAR: &str = "BORDERMESH_TEST_POSTGRES_URL";
+
+    /// One test database; the SQLite directory goes away on drop.
+    pub struct TestDatabase {
+        pub url: String,
+        pub backend: super::Backend,
+        _dir: Option<TempDir>,
+    }
+
+    /// Every database the store tests must pass on here.
+    pub async fn databases() -> anyhow::Result<Vec<TestDatabase>> {
+        let mut databases = vec![sqlite()?];
+        if let Ok(server) = std::env::var(POSTGRES_URL_VAR) {
+            databases.push(postgres(&server).await?);
+        }
+        Ok(databases)
+    }
+
+    pub fn sqlite() -> anyhow::Result<TestDatabase> {
+        let dir = tempfile::tempdir()?;
+        Ok(TestDatabase {
+            url: super::super::config::sqlite_url(&dir.path().join("test.db")),
+            backend: super::Backend::Sqlite,
+            _dir: Some(dir),
+        })
+    }
+
+    /// A new, empty database on the server, named uniquely so that tests run in parallel.
+    pub async fn postgres(server_url: &str) -> anyhow::Result<TestDatabase> {
+        super::install_drivers();
+        let name = format!("bmtest_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = AnyConnection::connect(server_url).await?;
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+        admin.close().await?;
+        let base = server_url.split('?').next().unwrap_or(server_url);
+        let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        Ok(TestDatabase {
+            url: format!("{base}/{name}"),
+            backend: super::Backend::Postgres,
+            _dir: None,
+        })
+    }
+}
