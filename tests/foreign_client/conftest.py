@@ -26,18 +26,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from ports import HOST, SERVICES
+
 REPO = Path(__file__).resolve().parents[2]
 PROTO_ROOT = REPO / "proto"
-EXAMPLES = REPO / "examples" / "crossings"
-HOST = "127.0.0.1"
-
-# The ports and services of `bordermesh up` (ARCHITECTURE.md, "Ports for `bordermesh up`").
-SERVICES = {
-    50051: "bordermesh.crossing.v1.CrossingService",
-    50052: "bordermesh.identity.v1.IdentityService",
-    50053: "bordermesh.customs.v1.CustomsService",
-    50054: "bordermesh.sanitary.v1.SanitaryService",
-}
 
 # A grpcio client honours http_proxy/https_proxy unless told not to; the mesh is on loopback.
 CHANNEL_OPTIONS = [("grpc.enable_http_proxy", 0)]

@@ -1,0 +1,6 @@
+//! The border police's rules, free of transport and storage: ICAO 9303 machine readable zones
+//! and the document checks of the Schengen Borders Code.
+
+pub mod check;
+pub mod country;
+pub mod mrz;
