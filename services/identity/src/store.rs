@@ -1,9 +1,7 @@
 //! Persistence of traveller checks; the only place this service writes SQL.
 
-use base64::{Engine, engine::general_purpose::STANDARD};
-use bordermesh_kit::storage::now_millis;
+use bordermesh_kit::storage::{encode_record, fetch_record, now_millis};
 use bordermesh_proto::identity::v1::TravellerCheck;
-use prost::Message;
 use sqlx::{Any, AnyPool, Transaction};
 use uuid::Uuid;
 
@@ -45,24 +43,19 @@ impl Store {
         .bind(row.verdict)
         .bind(row.nationality)
         .bind(now_millis())
-        .bind(STANDARD.encode(check.encode_to_vec()))
+        .bind(encode_record(check))
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
 
     pub async fn get_check(&self, check_id: Uuid) -> anyhow::Result<Option<TravellerCheck>> {
-        let record: Option<(String,)> =
-            sqlx::query_as("SELECT record FROM traveller_checks WHERE check_id = $1")
-                .bind(check_id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-        match record {
-            Some((record,)) => Ok(Some(TravellerCheck::decode(
-                STANDARD.decode(record)?.as_slice(),
-            )?)),
-            None => Ok(None),
-        }
+        fetch_record(
+            &self.pool,
+            "SELECT record FROM traveller_checks WHERE check_id = $1",
+            &check_id.to_string(),
+        )
+        .await
     }
 }
 

@@ -4,13 +4,15 @@
 //! The answer is saved in the same transaction as the call's own writes, so a call has its
 //! effect exactly once even when two copies race: the loser rolls back and replays the winner.
 
-use base64::{Engine, engine::general_purpose::STANDARD};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, AnyPool, Transaction};
 use tonic::{Code, Status};
 
-use crate::{error, storage::now_millis};
+use crate::{
+    error,
+    storage::{decode_record, encode_record, now_millis},
+};
 
 /// One idempotent call: which RPC, which request id, and a digest of the request.
 pub struct IdempotentCall {
@@ -49,10 +51,7 @@ impl IdempotentCall {
                 "request_id was already used for a different request",
             ));
         }
-        let bytes = STANDARD
-            .decode(response)
-            .map_err(|e| error::internal("decoding saved response", e))?;
-        R::decode(bytes.as_slice())
+        decode_record(&response)
             .map(Some)
             .map_err(|e| error::internal("decoding saved response", e))
     }
@@ -72,7 +71,7 @@ impl IdempotentCall {
         .bind(self.scope)
         .bind(&self.request_id)
         .bind(&self.digest)
-        .bind(STANDARD.encode(response.encode_to_vec()))
+        .bind(encode_record(&response))
         .bind(now_millis())
         .execute(&mut *tx)
         .await

@@ -93,6 +93,28 @@ fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A protobuf record as stored in a TEXT column (base64), the same on both engines.
+pub fn encode_record(message: &impl prost::Message) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(message.encode_to_vec())
+}
+
+pub fn decode_record<T: prost::Message + Default>(text: &str) -> anyhow::Result<T> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text)?;
+    Ok(T::decode(bytes.as_slice())?)
+}
+
+/// Reads one encoded record; `query` selects a single TEXT column by one `$1` parameter.
+pub async fn fetch_record<T: prost::Message + Default>(
+    pool: &AnyPool,
+    query: &str,
+    key: &str,
+) -> anyhow::Result<Option<T>> {
+    let row: Option<(String,)> = sqlx::query_as(query).bind(key).fetch_optional(pool).await?;
+    row.map(|(text,)| decode_record(&text)).transpose()
+}
+
 /// Milliseconds since the Unix epoch, as stored in BIGINT columns.
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -48,6 +48,33 @@ impl Currency {
         Some(Self(bytes))
     }
 
+    /// Digits after the decimal point of the currency's minor unit (ISO 4217 "E" column).
+    pub fn minor_units(&self) -> u32 {
+        const NONE: &[&str] = &[
+            "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
+            "VUV", "XAF", "XOF", "XPF",
+        ];
+        const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+        let code = self.as_str();
+        if NONE.contains(&code) {
+            0
+        } else if THREE.contains(&code) {
+            3
+        } else {
+            2
+        }
+    }
+
+    /// Rounds to the minor unit, half away from zero, and writes exactly that many decimals.
+    pub fn round(&self, value: Decimal) -> Decimal {
+        let mut rounded = value.round_dp_with_strategy(
+            self.minor_units(),
+            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+        );
+        rounded.rescale(self.minor_units());
+        rounded
+    }
+
     pub fn as_str(&self) -> &str {
         // Built only from entries of ISO_4217, which are ASCII.
         std::str::from_utf8(&self.0).unwrap_or("XXX")
@@ -258,6 +285,15 @@ mod tests {
         assert!(Currency::parse("EURO").is_none());
         assert!(Currency::parse("eur").is_none());
         assert!(Currency::parse("XYZ").is_none());
+    }
+
+    #[test]
+    fn iso_4217_minor_units_fix_the_decimals_written() {
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(eur.round(Decimal::new(15, 0)).to_string(), "15.00");
+        assert_eq!(eur.round(Decimal::new(5, 3)).to_string(), "0.01");
+        assert_eq!(Currency::parse("JPY").unwrap().round(Decimal::new(1505, 1)).to_string(), "151");
+        assert_eq!(Currency::parse("KWD").unwrap().round(Decimal::new(1, 0)).to_string(), "1.000");
     }
 
     #[test]
