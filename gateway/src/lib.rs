@@ -1,1 +1,43 @@
+//! The gateway: one crossing in, every agency consulted, one decision out.
+//!
+//! - `api`: the tonic CrossingService and its orchestration.
+//! - `agencies`: the generated clients of the agencies, deadlines and retries.
+//! - `domain`: how verdicts aggregate into one decision.
+//! - `store`: crossings in the gateway's own database.
+//! - `mesh`: the composition root that runs any one service, or all four on loopback.
+//! - `cli`: the `bordermesh cross` client that submits crossings written as JSON.
 #![forbid(unsafe_code)]
+
+pub mod agencies;
+pub mod api;
+pub mod cli;
+pub mod domain;
+pub mod mesh;
+pub mod store;
+
+use std::time::Duration;
+
+use bordermesh_kit::{config::Config, server::ServerHandle, storage};
+use bordermesh_proto::crossing::v1::crossing_service_server::{self, CrossingServiceServer};
+use sqlx::migrate::Migrator;
+use tonic::service::Routes;
+
+pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+/// Full gRPC name, as health checks and reflection report it.
+pub const SERVICE_NAME: &str = crossing_service_server::SERVICE_NAME;
+
+/// Opens the gateway's database, connects (lazily) to the agencies, and serves until shutdown.
+pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> {
+    let url = config.database_url("gateway", config.gateway.database_url.as_ref());
+    let pool = storage::connect(&url, &MIGRATIONS).await?;
+    let agencies = agencies::Agencies::connect_lazy(&config.gateway)?;
+    let api = api::CrossingApi::new(
+        store::Store::new(pool),
+        agencies,
+        Duration::from_millis(config.gateway.default_deadline_ms),
+    );
+    handle
+        .serve(SERVICE_NAME, Routes::new(CrossingServiceServer::new(api)))
+        .await
+}

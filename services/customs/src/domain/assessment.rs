@@ -119,7 +119,7 @@ pub fn assess(
             code: "DUTIES_DUE",
             rule_id: "UCC-ART-77",
             message: "import duty and VAT are to be paid before release".into(),
-            subject: "goods".into(),
+            subject: "items".into(),
         });
     }
     for (index, item) in goods.iter().enumerate() {
@@ -129,7 +129,7 @@ pub fn assess(
                 code: "CLASSIFICATION_UNVERIFIED",
                 rule_id: "UCC-ART-57",
                 message: "no nomenclature is configured: only the code's format was checked".into(),
-                subject: format!("goods[{index}].commodity_code"),
+                subject: format!("items[{index}].commodity_code"),
             });
         }
     }
@@ -197,12 +197,12 @@ fn cash_findings(cash: &[CashCarried], tariff: &Tariff) -> Vec<Finding> {
                 code: "CASH_UNDECLARED",
                 rule_id: "REG-2018-1672-ART-3",
                 message: format!(
-                    "undeclared cash worth {} {} reaches the declaration threshold of {}",
+                    "undeclared cash carried by {traveller} worth {} {} reaches the declaration threshold of {}",
                     tariff.currency.round(value),
                     tariff.currency,
                     tariff.cash_declaration_threshold
                 ),
-                subject: format!("cash[traveller={traveller}]"),
+                subject: "cash".into(),
             });
         }
     }

@@ -1,0 +1,130 @@
+//! `bordermesh cross`: submits a crossing written as proto3 JSON and prints the decision.
+
+use std::path::Path;
+
+use anyhow::Context;
+use bordermesh_proto::{
+    FILE_DESCRIPTOR_SET,
+    crossing::v1::{
+        Crossing, Outcome, ProcessCrossingRequest, crossing_service_client::CrossingServiceClient,
+    },
+};
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage};
+use tonic_types::StatusExt;
+
+const REQUEST_TYPE: &str = "bordermesh.crossing.v1.ProcessCrossingRequest";
+const CROSSING_TYPE: &str = "bordermesh.crossing.v1.Crossing";
+
+fn pool() -> anyhow::Result<DescriptorPool> {
+    DescriptorPool::decode(FILE_DESCRIPTOR_SET).context("decoding the embedded descriptors")
+}
+
+/// Reads a `ProcessCrossingRequest` from its proto3 JSON form.
+pub fn read_request(json: &str) -> anyhow::Result<ProcessCrossingRequest> {
+    let pool = pool()?;
+    let descriptor = pool
+        .get_message_by_name(REQUEST_TYPE)
+        .context("request type missing from descriptors")?;
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let dynamic = DynamicMessage::deserialize(descriptor, &mut deserializer)?;
+    deserializer.end()?;
+    Ok(ProcessCrossingRequest::decode(dynamic.encode_to_vec().as_slice())?)
+}
+
+/// Writes a crossing as proto3 JSON.
+pub fn crossing_json(crossing: &Crossing) -> anyhow::Result<String> {
+    let pool = pool()?;
+    let descriptor = pool
+        .get_message_by_name(CROSSING_TYPE)
+        .context("crossing type missing from descriptors")?;
+    let dynamic = DynamicMessage::decode(descriptor, crossing.encode_to_vec().as_slice())?;
+    Ok(serde_json::to_string_pretty(&dynamic)?)
+}
+
+/// A summary an officer reads: outcome, explanation, then each agency's findings.
+pub fn summary(crossing: &Crossing) -> String {
+    let decision = crossing.decision.clone().unwrap_or_default();
+    let outcome = Outcome::try_from(decision.outcome).unwrap_or_default();
+    let mut lines = vec![
+        format!(
+            "crossing {}: {}",
+            crossing.crossing_id,
+            outcome.as_str_name().trim_start_matches("OUTCOME_")
+        ),
+        decision.explanation.clone(),
+    ];
+    for condition in &decision.conditions {
+        lines.push(format!("  condition: {condition}"));
+    }
+    for finding in &decision.findings {
+        let agency = bordermesh_proto::common::v1::Agency::try_from(finding.agency)
+            .unwrap_or_default()
+            .as_str_name()
+            .trim_start_matches("AGENCY_")
+            .to_owned();
+        let verdict = bordermesh_proto::common::v1::Verdict::try_from(finding.verdict)
+            .unwrap_or_default()
+            .as_str_name()
+            .trim_start_matches("VERDICT_")
+            .to_owned();
+        lines.push(format!("  {agency:<13} {:<16} {verdict}", finding.subject));
+        for reason in &finding.reasons {
+            lines.push(format!("      {} [{}] {}", reason.code, reason.rule_id, reason.message));
+        }
+    }
+    lines.join("\n")
+}
+
+/// Sends the crossing in `file` to `gateway` and prints the decision.
+pub async fn cross(file: &Path, gateway: &str, json: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let request = read_request(&text).with_context(|| format!("parsing {}", file.display()))?;
+    let mut client = CrossingServiceClient::connect(gateway.to_owned())
+        .await
+        .with_context(|| format!("connecting to the gateway at {gateway}"))?;
+    let response = match client.process_crossing(request).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => {
+            let mut message = format!("{:?}: {}", status.code(), status.message());
+            if let Some(bad_request) = status.get_error_details().bad_request() {
+                for violation in &bad_request.field_violations {
+                    message.push_str(&format!("\n  {}: {}", violation.field, violation.description));
+                }
+            }
+            anyhow::bail!(message);
+        }
+    };
+    let crossing = response.crossing.context("the gateway answered without a crossing")?;
+    if json {
+        println!("{}", crossing_json(&crossing)?);
+    } else {
+        println!("{}", summary(&crossing));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_example_crossing_reads_as_proto3_json() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/crossings");
+        let mut read = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let request = read_request(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert!(!request.request_id.is_empty(), "{}", path.display());
+            assert!(request.crossing.is_some());
+            read += 1;
+        }
+        assert_eq!(read, 3);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(read_request(r#"{"requestId": "x", "crosing": {}}"#).is_err());
+    }
+}

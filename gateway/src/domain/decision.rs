@@ -1,0 +1,209 @@
+//! One decision from every agency's findings. The strictest verdict wins: a refusal by any
+//! agency refuses the crossing, a referral refers it to that agency's second line, conditions
+//! (duties, documentary checks) clear it with conditions.
+
+use std::collections::BTreeSet;
+
+use rust_decimal::Decimal;
+
+use bordermesh_proto::{
+    common::v1::{Agency, Money, Verdict},
+    crossing::v1::{Decision, Finding, Outcome},
+};
+
+fn severity(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Unspecified | Verdict::Clear => 0,
+        Verdict::ClearWithConditions => 1,
+        Verdict::Refer => 2,
+        Verdict::Refuse => 3,
+    }
+}
+
+fn verdict_of(finding: &Finding) -> Verdict {
+    Verdict::try_from(finding.verdict).unwrap_or(Verdict::Unspecified)
+}
+
+fn agency_name(agency: Agency) -> &'static str {
+    match agency {
+        Agency::BorderPolice => "border police",
+        Agency::Customs => "customs",
+        Agency::Sanitary => "veterinary and phytosanitary inspection",
+        Agency::Unspecified => "an agency",
+    }
+}
+
+/// Aggregates the findings of every agency; `amounts_due` are customs' totals.
+pub fn decide(findings: Vec<Finding>, amounts_due: Vec<Money>) -> Decision {
+    let worst = findings
+        .iter()
+        .map(verdict_of)
+        .max_by_key(|v| severity(*v))
+        .unwrap_or(Verdict::Clear);
+    let outcome = match worst {
+        Verdict::Refuse => Outcome::Refused,
+        Verdict::Refer => Outcome::Referred,
+        Verdict::ClearWithConditions => Outcome::ClearedWithConditions,
+        Verdict::Clear | Verdict::Unspecified => Outcome::Cleared,
+    };
+    let agencies_with = |verdict: Verdict| -> Vec<Agency> {
+        findings
+            .iter()
+            .filter(|f| verdict_of(f) == verdict)
+            .filter_map(|f| Agency::try_from(f.agency).ok())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let referred_to = if outcome == Outcome::Referred {
+        agencies_with(Verdict::Refer)
+    } else {
+        Vec::new()
+    };
+    let refusal_codes: Vec<String> = findings
+        .iter()
+        .filter(|f| verdict_of(f) == Verdict::Refuse)
+        .flat_map(|f| f.reasons.iter())
+        .map(|r| r.refusal_code.clone())
+        .filter(|code| !code.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut conditions: Vec<String> = amounts_due
+        .iter()
+        .filter(|m| m.amount.parse::<Decimal>().is_ok_and(|v| v > Decimal::ZERO))
+        .map(|m| format!("pay {} {} in duties and taxes", m.amount, m.currency_code))
+        .collect();
+    conditions.extend(
+        findings
+            .iter()
+            .filter(|f| verdict_of(f) == Verdict::ClearWithConditions)
+            .filter(|f| Agency::try_from(f.agency) == Ok(Agency::Sanitary))
+            .map(|f| format!("{}: release after the border control post's checks", f.subject)),
+    );
+    let explanation = explain(outcome, &findings, &referred_to, &refusal_codes);
+    Decision {
+        outcome: outcome.into(),
+        findings,
+        amounts_due,
+        conditions,
+        referred_to: referred_to.into_iter().map(Into::into).collect(),
+        refusal_codes,
+        explanation,
+    }
+}
+
+fn explain(
+    outcome: Outcome,
+    findings: &[Finding],
+    referred_to: &[Agency],
+    refusal_codes: &[String],
+) -> String {
+    let worst_reasons = |verdict: Verdict| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| verdict_of(f) == verdict)
+            .flat_map(|f| {
+                f.reasons
+                    .iter()
+                    .map(move |r| format!("{} ({}: {})", r.message, f.subject, r.code))
+            })
+            .collect()
+    };
+    match outcome {
+        Outcome::Refused => format!(
+            "Refused (Annex V Part B code {}): {}.",
+            refusal_codes.join(", "),
+            worst_reasons(Verdict::Refuse).join("; ")
+        ),
+        Outcome::Referred => format!(
+            "Referred to the second line of {}: {}.",
+            referred_to
+                .iter()
+                .map(|a| agency_name(*a))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            worst_reasons(Verdict::Refer).join("; ")
+        ),
+        Outcome::ClearedWithConditions => format!(
+            "Cleared with conditions: {}.",
+            worst_reasons(Verdict::ClearWithConditions).join("; ")
+        ),
+        Outcome::Cleared | Outcome::Unspecified => {
+            format!("Cleared: {} checks found nothing to object.", findings.len())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bordermesh_proto::common::v1::Reason;
+
+    use super::*;
+
+    fn finding(agency: Agency, verdict: Verdict, refusal_code: &str) -> Finding {
+        Finding {
+            agency: agency.into(),
+            subject: "travellers[0]".into(),
+            verdict: verdict.into(),
+            reasons: vec![Reason {
+                code: "X".into(),
+                refusal_code: refusal_code.into(),
+                ..Default::default()
+            }],
+            record_id: String::new(),
+        }
+    }
+
+    fn eur(amount: &str) -> Money {
+        Money {
+            currency_code: "EUR".into(),
+            amount: amount.into(),
+        }
+    }
+
+    #[test]
+    fn no_objection_clears() {
+        let decision = decide(vec![finding(Agency::BorderPolice, Verdict::Clear, "")], vec![eur("0.00")]);
+        assert_eq!(decision.outcome(), Outcome::Cleared);
+        assert!(decision.conditions.is_empty());
+    }
+
+    #[test]
+    fn duties_due_clear_with_conditions() {
+        let decision = decide(
+            vec![finding(Agency::Customs, Verdict::ClearWithConditions, "")],
+            vec![eur("141.45")],
+        );
+        assert_eq!(decision.outcome(), Outcome::ClearedWithConditions);
+        assert_eq!(decision.conditions, ["pay 141.45 EUR in duties and taxes"]);
+    }
+
+    #[test]
+    fn a_referral_outranks_conditions_and_names_the_agency() {
+        let decision = decide(
+            vec![
+                finding(Agency::Customs, Verdict::ClearWithConditions, ""),
+                finding(Agency::Sanitary, Verdict::Refer, ""),
+            ],
+            vec![],
+        );
+        assert_eq!(decision.outcome(), Outcome::Referred);
+        assert_eq!(decision.referred_to, [i32::from(Agency::Sanitary)]);
+    }
+
+    #[test]
+    fn sbc_annex_v_part_b_a_refusal_outranks_everything_and_carries_its_codes() {
+        let decision = decide(
+            vec![
+                finding(Agency::Sanitary, Verdict::Refer, ""),
+                finding(Agency::BorderPolice, Verdict::Refuse, "A"),
+            ],
+            vec![],
+        );
+        assert_eq!(decision.outcome(), Outcome::Refused);
+        assert_eq!(decision.refusal_codes, ["A"]);
+        assert!(decision.referred_to.is_empty());
+        assert!(decision.explanation.starts_with("Refused (Annex V Part B code A)"));
+    }
+}

@@ -1,0 +1,3 @@
+//! The gateway's own rules: how the agencies' verdicts make one decision.
+
+pub mod decision;
