@@ -23,7 +23,8 @@ pub fn example(name: &str) -> ProcessCrossingRequest {
         .join("../examples/crossings")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bordermesh_gateway::cli::read_request(&text).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
+    bordermesh_gateway::cli::read_request(&text)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
 }
 
 /// A running mesh; dropping it stops the servers.
@@ -52,9 +53,15 @@ impl TestMesh {
         config.sanitary.listen = any_port;
         config.customs.nomenclature_path = Some(shared_nomenclature());
         let shutdown = CancellationToken::new();
-        let running = mesh::start(config, shutdown.clone()).await.expect("mesh starts");
-        let (gateway, identity, customs, sanitary) =
-            (running.gateway, running.identity, running.customs, running.sanitary);
+        let running = mesh::start(config, shutdown.clone())
+            .await
+            .expect("mesh starts");
+        let (gateway, identity, customs, sanitary) = (
+            running.gateway,
+            running.identity,
+            running.customs,
+            running.sanitary,
+        );
         tokio::spawn(running.wait(shutdown.clone()));
         Self {
             gateway,

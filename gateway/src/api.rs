@@ -50,7 +50,9 @@ impl CrossingApi {
 }
 
 /// Checks what the gateway itself owns; the agencies check their own fields.
-fn validate_request(request: &pb::ProcessCrossingRequest) -> Result<&pb::CrossingSubmission, Status> {
+fn validate_request(
+    request: &pb::ProcessCrossingRequest,
+) -> Result<&pb::CrossingSubmission, Status> {
     let mut violations = FieldViolations::new();
     validate::request_id(&request.request_id, &mut violations);
     let Some(crossing) = request.crossing.as_ref() else {
@@ -60,7 +62,11 @@ fn validate_request(request: &pb::ProcessCrossingRequest) -> Result<&pb::Crossin
     match &crossing.crossing_point {
         Some(point) => {
             validate::required_text("crossing.crossing_point.code", &point.code, &mut violations);
-            validate::country("crossing.crossing_point.country", &point.country, &mut violations);
+            validate::country(
+                "crossing.crossing_point.country",
+                &point.country,
+                &mut violations,
+            );
         }
         None => violations.add("crossing.crossing_point", "is required"),
     }
@@ -72,7 +78,10 @@ fn validate_request(request: &pb::ProcessCrossingRequest) -> Result<&pb::Crossin
     if let Some(date) = &crossing.crossing_date {
         validate::date("crossing.crossing_date", Some(date), &mut violations);
     }
-    if crossing.travellers.is_empty() && crossing.goods.is_empty() && crossing.consignments.is_empty() {
+    if crossing.travellers.is_empty()
+        && crossing.goods.is_empty()
+        && crossing.consignments.is_empty()
+    {
         violations.add(
             "crossing.travellers",
             "a crossing needs at least one traveller, goods item or consignment",
@@ -86,7 +95,10 @@ fn validate_request(request: &pb::ProcessCrossingRequest) -> Result<&pb::Crossin
     }
     for (index, traveller) in crossing.travellers.iter().enumerate() {
         if traveller.document.is_none() {
-            violations.add(format!("crossing.travellers[{index}].document"), "is required");
+            violations.add(
+                format!("crossing.travellers[{index}].document"),
+                "is required",
+            );
         }
     }
     violations.into_result(crossing)
@@ -186,34 +198,38 @@ impl CrossingApi {
         crossing: &pb::CrossingSubmission,
         deadline: Deadline,
     ) -> Result<Vec<pb::Finding>, Status> {
-        let checks = crossing.travellers.iter().enumerate().map(|(index, traveller)| {
-            let message = identity::CheckTravellerRequest {
-                request_id: step_id(crossing_id, &format!("identity/{index}")),
-                crossing_point: crossing.crossing_point.clone(),
-                direction: crossing.direction,
-                traveller: Some(traveller.clone()),
-                crossing_date: crossing.crossing_date,
-            };
-            async move {
-                let response = call_idempotent(deadline, message, |request| {
-                    let mut client = self.agencies.identity.clone();
-                    async move { client.check_traveller(request).await }
-                })
-                .await
-                .map_err(|status| {
-                    let prefix = format!("crossing.travellers[{index}]");
-                    agency_error("border police", status, crossing_path(&prefix))
-                })?;
-                let check = response.check.unwrap_or_default();
-                Ok::<_, Status>(pb::Finding {
-                    agency: Agency::BorderPolice.into(),
-                    subject: format!("travellers[{index}]"),
-                    verdict: check.verdict,
-                    reasons: with_subjects(check.reasons, Some(index)),
-                    record_id: check.check_id,
-                })
-            }
-        });
+        let checks = crossing
+            .travellers
+            .iter()
+            .enumerate()
+            .map(|(index, traveller)| {
+                let message = identity::CheckTravellerRequest {
+                    request_id: step_id(crossing_id, &format!("identity/{index}")),
+                    crossing_point: crossing.crossing_point.clone(),
+                    direction: crossing.direction,
+                    traveller: Some(traveller.clone()),
+                    crossing_date: crossing.crossing_date,
+                };
+                async move {
+                    let response = call_idempotent(deadline, message, |request| {
+                        let mut client = self.agencies.identity.clone();
+                        async move { client.check_traveller(request).await }
+                    })
+                    .await
+                    .map_err(|status| {
+                        let prefix = format!("crossing.travellers[{index}]");
+                        agency_error("border police", status, crossing_path(&prefix))
+                    })?;
+                    let check = response.check.unwrap_or_default();
+                    Ok::<_, Status>(pb::Finding {
+                        agency: Agency::BorderPolice.into(),
+                        subject: format!("travellers[{index}]"),
+                        verdict: check.verdict,
+                        reasons: with_subjects(check.reasons, Some(index)),
+                        record_id: check.check_id,
+                    })
+                }
+            });
         try_join_all(checks).await
     }
 
@@ -321,13 +337,18 @@ impl CrossingApi {
             });
         }
         if let Some(assessment) = &assessment {
-            findings.extend(assessment.consignments.iter().map(|consignment| pb::Finding {
-                agency: Agency::Sanitary.into(),
-                subject: consignment.subject.clone(),
-                verdict: consignment.verdict,
-                reasons: consignment.reasons.clone(),
-                record_id: assessment.assessment_id.clone(),
-            }));
+            findings.extend(
+                assessment
+                    .consignments
+                    .iter()
+                    .map(|consignment| pb::Finding {
+                        agency: Agency::Sanitary.into(),
+                        subject: consignment.subject.clone(),
+                        verdict: consignment.verdict,
+                        reasons: consignment.reasons.clone(),
+                        record_id: assessment.assessment_id.clone(),
+                    }),
+            );
         }
         Ok(decision::decide(findings, amounts))
     }
@@ -342,7 +363,11 @@ impl CrossingService for CrossingApi {
         let deadline = Deadline::from_request(&request, self.budget);
         let request = request.into_inner();
         let submission = validate_request(&request)?;
-        let stored = |crossing| Response::new(pb::ProcessCrossingResponse { crossing: Some(crossing) });
+        let stored = |crossing| {
+            Response::new(pb::ProcessCrossingResponse {
+                crossing: Some(crossing),
+            })
+        };
         let existing = self
             .store
             .by_request_id(&request.request_id)
@@ -405,12 +430,27 @@ mod tests {
     #[test]
     fn agency_field_paths_become_crossing_paths() {
         let traveller = crossing_path("crossing.travellers[2]");
-        assert_eq!(traveller("traveller.document.mrz"), "crossing.travellers[2].document.mrz");
+        assert_eq!(
+            traveller("traveller.document.mrz"),
+            "crossing.travellers[2].document.mrz"
+        );
         assert_eq!(traveller("crossing_date"), "crossing.crossing_date");
         let goods = crossing_path("crossing");
-        assert_eq!(goods("items[3].commodity_code"), "crossing.goods[3].commodity_code");
-        assert_eq!(goods("consignments[0].species"), "crossing.consignments[0].species");
-        assert_eq!(subject_in_crossing("traveller.document.mrz", Some(1)), "travellers[1].document.mrz");
-        assert_eq!(subject_in_crossing("items[0].commodity_code", None), "goods[0].commodity_code");
+        assert_eq!(
+            goods("items[3].commodity_code"),
+            "crossing.goods[3].commodity_code"
+        );
+        assert_eq!(
+            goods("consignments[0].species"),
+            "crossing.consignments[0].species"
+        );
+        assert_eq!(
+            subject_in_crossing("traveller.document.mrz", Some(1)),
+            "travellers[1].document.mrz"
+        );
+        assert_eq!(
+            subject_in_crossing("items[0].commodity_code", None),
+            "goods[0].commodity_code"
+        );
     }
 }

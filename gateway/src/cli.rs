@@ -29,7 +29,9 @@ pub fn read_request(json: &str) -> anyhow::Result<ProcessCrossingRequest> {
     let mut deserializer = serde_json::Deserializer::from_str(json);
     let dynamic = DynamicMessage::deserialize(descriptor, &mut deserializer)?;
     deserializer.end()?;
-    Ok(ProcessCrossingRequest::decode(dynamic.encode_to_vec().as_slice())?)
+    Ok(ProcessCrossingRequest::decode(
+        dynamic.encode_to_vec().as_slice(),
+    )?)
 }
 
 /// Writes a crossing as proto3 JSON.
@@ -70,7 +72,10 @@ pub fn summary(crossing: &Crossing) -> String {
             .to_owned();
         lines.push(format!("  {agency:<13} {:<16} {verdict}", finding.subject));
         for reason in &finding.reasons {
-            lines.push(format!("      {} [{}] {}", reason.code, reason.rule_id, reason.message));
+            lines.push(format!(
+                "      {} [{}] {}",
+                reason.code, reason.rule_id, reason.message
+            ));
         }
     }
     lines.join("\n")
@@ -78,8 +83,8 @@ pub fn summary(crossing: &Crossing) -> String {
 
 /// Sends the crossing in `file` to `gateway` and prints the decision.
 pub async fn cross(file: &Path, gateway: &str, json: bool) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("reading {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let request = read_request(&text).with_context(|| format!("parsing {}", file.display()))?;
     let mut client = CrossingServiceClient::connect(gateway.to_owned())
         .await
@@ -90,13 +95,18 @@ pub async fn cross(file: &Path, gateway: &str, json: bool) -> anyhow::Result<()>
             let mut message = format!("{:?}: {}", status.code(), status.message());
             if let Some(bad_request) = status.get_error_details().bad_request() {
                 for violation in &bad_request.field_violations {
-                    message.push_str(&format!("\n  {}: {}", violation.field, violation.description));
+                    message.push_str(&format!(
+                        "\n  {}: {}",
+                        violation.field, violation.description
+                    ));
                 }
             }
             anyhow::bail!(message);
         }
     };
-    let crossing = response.crossing.context("the gateway answered without a crossing")?;
+    let crossing = response
+        .crossing
+        .context("the gateway answered without a crossing")?;
     if json {
         println!("{}", crossing_json(&crossing)?);
     } else {

@@ -33,11 +33,14 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     let pool = storage::connect(&url, &MIGRATIONS).await?;
     let agencies = agencies::Agencies::connect_lazy(&config.gateway)?;
     let api = api::CrossingApi::new(
-        store::Store::new(pool),
+        store::Store::new(pool.clone()),
         agencies,
         Duration::from_millis(config.gateway.default_deadline_ms),
     );
-    handle
+    let served = handle
         .serve(SERVICE_NAME, Routes::new(CrossingServiceServer::new(api)))
-        .await
+        .await;
+    // Closing the last connection checkpoints SQLite's write-ahead log into the database file.
+    pool.close().await;
+    served
 }

@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "bordermesh", version, about = "Integrated Border Management over gRPC")]
+#[command(
+    name = "bordermesh",
+    version,
+    about = "Integrated Border Management over gRPC"
+)]
 struct Cli {
     /// TOML configuration file; `BORDERMESH_*` variables override it.
     #[arg(long, global = true, env = "BORDERMESH_CONFIG")]

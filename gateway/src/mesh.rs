@@ -61,9 +61,14 @@ impl RunningMesh {
     pub async fn wait(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut result = Ok(());
         while let Some(joined) = self.servers.join_next().await {
-            let outcome = joined.context("server task panicked").and_then(|served| served);
+            let outcome = joined
+                .context("server task panicked")
+                .and_then(|served| served);
             if let Err(error) = outcome {
-                tracing::error!(error = format!("{error:#}"), "a server failed; stopping the mesh");
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "a server failed; stopping the mesh"
+                );
                 shutdown.cancel();
                 if result.is_ok() {
                     result = Err(error);
@@ -79,7 +84,12 @@ impl RunningMesh {
 pub async fn start(mut config: Config, shutdown: CancellationToken) -> anyhow::Result<RunningMesh> {
     let drain = Duration::from_secs(config.drain_seconds);
     let mut handles = Vec::new();
-    for service in [Service::Identity, Service::Customs, Service::Sanitary, Service::Gateway] {
+    for service in [
+        Service::Identity,
+        Service::Customs,
+        Service::Sanitary,
+        Service::Gateway,
+    ] {
         if service == Service::Gateway {
             let [identity, customs, sanitary] = [0, 1, 2].map(|i: usize| handles_addr(&handles, i));
             config.gateway.identity_url = format!("http://{}", identity?);

@@ -108,7 +108,12 @@ mod tests {
                 ..first.clone()
             };
             assert_eq!(store.insert_once(&first).await.unwrap(), first);
-            assert_eq!(store.insert_once(&second).await.unwrap(), first, "{:?}", database.backend);
+            assert_eq!(
+                store.insert_once(&second).await.unwrap(),
+                first,
+                "{:?}",
+                database.backend
+            );
             assert_eq!(store.count().await.unwrap(), 1);
             assert_eq!(store.by_id(&first.crossing_id).await.unwrap(), Some(first));
             assert_eq!(store.by_id(&second.crossing_id).await.unwrap(), None);

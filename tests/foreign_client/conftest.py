@@ -16,10 +16,12 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,3 +225,10 @@ def mesh(tmp_path_factory) -> Mesh:
     dbs = sorted(p.relative_to(data_dir) for p in data_dir.rglob("*.db"))
     everything = sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*"))
     assert dbs, f"no SQLite *.db file left in the data dir {data_dir}; it holds: {everything}"
+    for db in dbs:
+        # Read-only, so that what the mesh left is looked at, not changed (a -wal is still read).
+        with closing(sqlite3.connect(f"file:{data_dir / db}?mode=ro", uri=True)) as conn:
+            integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        assert integrity == "ok", f"{db} fails PRAGMA integrity_check: {integrity}"
+        assert tables > 0, f"{db} is an SQLite file with no tables"

@@ -38,7 +38,10 @@ fn with_mrz(mrz: &str) -> ProcessCrossingRequest {
 #[tokio::test]
 async fn malformed_zones_name_the_traveller_and_field() {
     let mesh = TestMesh::start().await;
-    let valid = example("tourist-car-cleared.json").crossing.unwrap().travellers[1]
+    let valid = example("tourist-car-cleared.json")
+        .crossing
+        .unwrap()
+        .travellers[1]
         .document
         .clone()
         .unwrap()
@@ -111,7 +114,9 @@ async fn the_identity_service_reports_malformed_zones_directly() {
     let mesh = TestMesh::start().await;
     let mut client = IdentityServiceClient::new(TestMesh::channel(mesh.identity).await);
     let status = client
-        .parse_mrz(ParseMrzRequest { mrz: "p<uto".into() })
+        .parse_mrz(ParseMrzRequest {
+            mrz: "p<uto".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);

@@ -26,7 +26,12 @@ async fn the_tourist_car_is_cleared() {
         .unwrap();
     assert_eq!(crossing.status(), CrossingStatus::Decided);
     let decision = crossing.decision.unwrap();
-    assert_eq!(decision.outcome(), Outcome::Cleared, "{}", decision.explanation);
+    assert_eq!(
+        decision.outcome(),
+        Outcome::Cleared,
+        "{}",
+        decision.explanation
+    );
     assert_eq!(decision.findings.len(), 2);
 }
 
@@ -43,7 +48,12 @@ async fn the_lorry_of_frozen_meat_is_referred_to_veterinary_checks_with_duties_d
         .crossing
         .unwrap();
     let decision = crossing.decision.unwrap();
-    assert_eq!(decision.outcome(), Outcome::Referred, "{}", decision.explanation);
+    assert_eq!(
+        decision.outcome(),
+        Outcome::Referred,
+        "{}",
+        decision.explanation
+    );
     assert_eq!(decision.referred_to, [i32::from(Agency::Sanitary)]);
     let sanitary_codes: Vec<_> = decision
         .findings
@@ -51,7 +61,10 @@ async fn the_lorry_of_frozen_meat_is_referred_to_veterinary_checks_with_duties_d
         .filter(|f| f.agency() == Agency::Sanitary)
         .flat_map(|f| f.reasons.iter().map(|r| r.code.as_str()))
         .collect();
-    assert!(sanitary_codes.contains(&"CHED_P_REQUIRED"), "{sanitary_codes:?}");
+    assert!(
+        sanitary_codes.contains(&"CHED_P_REQUIRED"),
+        "{sanitary_codes:?}"
+    );
     // CIF 41,500.00 at 12.8 % = 5,312.00 duty; VAT 22 % of 46,812.00 = 10,298.64.
     assert_eq!(decision.amounts_due.len(), 1);
     assert_eq!(decision.amounts_due[0].amount, "15610.64");
@@ -61,7 +74,10 @@ async fn the_lorry_of_frozen_meat_is_referred_to_veterinary_checks_with_duties_d
         .find(|f| f.agency() == Agency::Customs)
         .unwrap();
     assert!(
-        customs.reasons.iter().all(|r| r.code != "CLASSIFICATION_UNVERIFIED"),
+        customs
+            .reasons
+            .iter()
+            .all(|r| r.code != "CLASSIFICATION_UNVERIFIED"),
         "the nomenclature is configured, so 020230 is verified"
     );
 }
@@ -84,7 +100,11 @@ async fn a_wrong_check_digit_is_referred_naming_the_failing_field() {
     let reasons = &decision.findings[0].reasons;
     assert_eq!(reasons[0].code, "MRZ_CHECK_DIGIT");
     assert_eq!(reasons[0].subject, "travellers[0].document.mrz");
-    assert!(reasons[0].message.contains("document_number"), "{}", reasons[0].message);
+    assert!(
+        reasons[0].message.contains("document_number"),
+        "{}",
+        reasons[0].message
+    );
 }
 
 #[tokio::test]
@@ -92,21 +112,43 @@ async fn the_same_request_id_gives_the_same_crossing_stored_once() {
     let mesh = TestMesh::start().await;
     let mut client = mesh.crossings().await;
     let request = fresh_id(example("lorry-frozen-meat-referred.json"));
-    let first = client.process_crossing(request.clone()).await.unwrap().into_inner().crossing.unwrap();
-    let second = client.process_crossing(request.clone()).await.unwrap().into_inner().crossing.unwrap();
+    let first = client
+        .process_crossing(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .crossing
+        .unwrap();
+    let second = client
+        .process_crossing(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .crossing
+        .unwrap();
     assert_eq!(first, second);
 
     let storm = fresh_id(example("tourist-car-cleared.json"));
     let copies = (0..8).map(|_| {
         let mut client = client.clone();
         let storm = storm.clone();
-        async move { client.process_crossing(storm).await.unwrap().into_inner().crossing.unwrap() }
+        async move {
+            client
+                .process_crossing(storm)
+                .await
+                .unwrap()
+                .into_inner()
+                .crossing
+                .unwrap()
+        }
     });
     let answers = futures::future::join_all(copies).await;
     assert!(answers.iter().all(|answer| *answer == answers[0]));
 
     let read = client
-        .get_crossing(GetCrossingRequest { crossing_id: first.crossing_id.clone() })
+        .get_crossing(GetCrossingRequest {
+            crossing_id: first.crossing_id.clone(),
+        })
         .await
         .unwrap()
         .into_inner()

@@ -17,7 +17,9 @@ async fn every_service_is_serving_under_its_full_name() {
         let mut health = HealthClient::new(TestMesh::channel(addr).await);
         for service in ["", name] {
             let status = health
-                .check(HealthCheckRequest { service: service.into() })
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
                 .await
                 .unwrap()
                 .into_inner()
@@ -25,7 +27,9 @@ async fn every_service_is_serving_under_its_full_name() {
             assert_eq!(status, ServingStatus::Serving, "{name} at {addr}");
         }
         let unknown = health
-            .check(HealthCheckRequest { service: "no.such.Service".into() })
+            .check(HealthCheckRequest {
+                service: "no.such.Service".into(),
+            })
             .await
             .unwrap_err();
         assert_eq!(unknown.code(), tonic::Code::NotFound);
@@ -64,11 +68,19 @@ async fn shutdown_turns_health_to_not_serving() {
     let channel = TestMesh::channel(mesh.gateway).await;
     let mut health = HealthClient::new(channel);
     let mut watch = health
-        .watch(HealthCheckRequest { service: bordermesh_gateway::SERVICE_NAME.into() })
+        .watch(HealthCheckRequest {
+            service: bordermesh_gateway::SERVICE_NAME.into(),
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(watch.next().await.unwrap().unwrap().status(), ServingStatus::Serving);
+    assert_eq!(
+        watch.next().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
     drop(mesh);
-    assert_eq!(watch.next().await.unwrap().unwrap().status(), ServingStatus::NotServing);
+    assert_eq!(
+        watch.next().await.unwrap().unwrap().status(),
+        ServingStatus::NotServing
+    );
 }

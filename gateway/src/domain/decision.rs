@@ -79,7 +79,12 @@ pub fn decide(findings: Vec<Finding>, amounts_due: Vec<Money>) -> Decision {
             .iter()
             .filter(|f| verdict_of(f) == Verdict::ClearWithConditions)
             .filter(|f| Agency::try_from(f.agency) == Ok(Agency::Sanitary))
-            .map(|f| format!("{}: release after the border control post's checks", f.subject)),
+            .map(|f| {
+                format!(
+                    "{}: release after the border control post's checks",
+                    f.subject
+                )
+            }),
     );
     let explanation = explain(outcome, &findings, &referred_to, &refusal_codes);
     Decision {
@@ -130,7 +135,10 @@ fn explain(
             worst_reasons(Verdict::ClearWithConditions).join("; ")
         ),
         Outcome::Cleared | Outcome::Unspecified => {
-            format!("Cleared: {} checks found nothing to object.", findings.len())
+            format!(
+                "Cleared: {} checks found nothing to object.",
+                findings.len()
+            )
         }
     }
 }
@@ -164,7 +172,10 @@ mod tests {
 
     #[test]
     fn no_objection_clears() {
-        let decision = decide(vec![finding(Agency::BorderPolice, Verdict::Clear, "")], vec![eur("0.00")]);
+        let decision = decide(
+            vec![finding(Agency::BorderPolice, Verdict::Clear, "")],
+            vec![eur("0.00")],
+        );
         assert_eq!(decision.outcome(), Outcome::Cleared);
         assert!(decision.conditions.is_empty());
     }
@@ -204,6 +215,10 @@ mod tests {
         assert_eq!(decision.outcome(), Outcome::Refused);
         assert_eq!(decision.refusal_codes, ["A"]);
         assert!(decision.referred_to.is_empty());
-        assert!(decision.explanation.starts_with("Refused (Annex V Part B code A)"));
+        assert!(
+            decision
+                .explanation
+                .starts_with("Refused (Annex V Part B code A)")
+        );
     }
 }

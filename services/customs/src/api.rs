@@ -74,8 +74,12 @@ impl CustomsApi {
         let procedure = if request.items.is_empty() {
             pb::Procedure::try_from(request.procedure).unwrap_or_default()
         } else {
-            validate::required_enum::<pb::Procedure>("procedure", request.procedure, &mut violations)
-                .unwrap_or_default()
+            validate::required_enum::<pb::Procedure>(
+                "procedure",
+                request.procedure,
+                &mut violations,
+            )
+            .unwrap_or_default()
         };
         if request.items.len() > self.tariff.max_items {
             violations.add(
@@ -133,7 +137,10 @@ impl CustomsApi {
         {
             violations.add(
                 at("commodity_code"),
-                format!("{} is not a subheading of the nomenclature", code.subheading()),
+                format!(
+                    "{} is not a subheading of the nomenclature",
+                    code.subheading()
+                ),
             );
         }
         if let Some(quantity) = &item.quantity {
@@ -142,7 +149,11 @@ impl CustomsApi {
         if !item.net_mass_kg.is_empty() {
             validate::positive_decimal(&at("net_mass_kg"), &item.net_mass_kg, violations);
         }
-        let invoice = validate::money(&at("invoice_value"), item.invoice_value.as_ref(), violations);
+        let invoice = validate::money(
+            &at("invoice_value"),
+            item.invoice_value.as_ref(),
+            violations,
+        );
         if invoice.is_some_and(|amount| amount.value.is_zero()) {
             violations.add(at("invoice_value.amount"), "must be greater than zero");
         }
@@ -274,7 +285,11 @@ impl CustomsService for CustomsApi {
         let assessment =
             assessment::assess(&command.goods, &command.cash, &self.tariff, &self.sanitary);
         let id = Uuid::new_v4();
-        let mrn = mrn::build(command.year, mrn::country_alpha2(&command.country), id.as_u128());
+        let mrn = mrn::build(
+            command.year,
+            mrn::country_alpha2(&command.country),
+            id.as_u128(),
+        );
         let declaration = declaration_to_proto(id, mrn, &assessment);
         let mut tx = self
             .store

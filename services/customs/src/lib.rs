@@ -50,12 +50,15 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     let url = config.database_url("customs", config.customs.database_url.as_ref());
     let pool = storage::connect(&url, &MIGRATIONS).await?;
     let api = api::CustomsApi::new(
-        store::Store::new(pool),
+        store::Store::new(pool.clone()),
         tariff,
         nomenclature,
         SanitaryReferrals::default_rules()?,
     );
-    handle
+    let served = handle
         .serve(SERVICE_NAME, Routes::new(CustomsServiceServer::new(api)))
-        .await
+        .await;
+    // Closing the last connection checkpoints SQLite's write-ahead log into the database file.
+    pool.close().await;
+    served
 }

@@ -78,14 +78,19 @@ mod tests {
                 .unwrap();
             tx.commit().await.unwrap();
             let id = Uuid::parse_str(&declaration.declaration_id).unwrap();
-            assert_eq!(store.get_declaration(id).await.unwrap(), Some(declaration.clone()));
+            assert_eq!(
+                store.get_declaration(id).await.unwrap(),
+                Some(declaration.clone())
+            );
 
             let twin = Declaration {
                 declaration_id: Uuid::new_v4().to_string(),
                 ..declaration
             };
             let mut tx = store.pool().begin().await.unwrap();
-            let duplicate = store.insert_declaration(&mut tx, "SI-OBREZJE", "IMPORT", &twin).await;
+            let duplicate = store
+                .insert_declaration(&mut tx, "SI-OBREZJE", "IMPORT", &twin)
+                .await;
             assert!(duplicate.is_err(), "{:?}", database.backend);
         }
     }

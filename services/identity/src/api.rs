@@ -7,9 +7,7 @@ use bordermesh_kit::{
 };
 use bordermesh_proto::{
     common::v1 as common,
-    identity::v1::{
-        self as pb, identity_service_server::IdentityService,
-    },
+    identity::v1::{self as pb, identity_service_server::IdentityService},
 };
 use chrono::{NaiveDate, Utc};
 use tonic::{Request, Response, Status};
@@ -77,8 +75,8 @@ impl TryFrom<&pb::CheckTravellerRequest> for CheckTravellerCommand {
                 &mut violations,
             )
         });
-        let declared_category = traveller.and_then(|t| {
-            match pb::TravellerCategory::try_from(t.category) {
+        let declared_category =
+            traveller.and_then(|t| match pb::TravellerCategory::try_from(t.category) {
                 Ok(pb::TravellerCategory::EuEeaCh) => Some(Category::FreeMovement),
                 Ok(pb::TravellerCategory::ThirdCountry) => Some(Category::ThirdCountry),
                 Ok(pb::TravellerCategory::Unspecified) => None,
@@ -86,8 +84,7 @@ impl TryFrom<&pb::CheckTravellerRequest> for CheckTravellerCommand {
                     violations.add("traveller.category", "is not a known category");
                     None
                 }
-            }
-        });
+            });
         let intended_departure = traveller
             .and_then(|t| t.intended_departure.as_ref())
             .and_then(|date| {
@@ -297,13 +294,13 @@ impl IdentityService for IdentityApi {
         let mut violations = FieldViolations::new();
         let today = Utc::now().date_naive();
         let mrz = read_mrz("mrz", &request.get_ref().mrz, today, &mut violations);
-        let mrz = violations.into_result(mrz)?.ok_or_else(|| {
-            error::internal("parsing an MRZ", "no zone and no violation")
-        })?;
+        let mrz = violations
+            .into_result(mrz)?
+            .ok_or_else(|| error::internal("parsing an MRZ", "no zone and no violation"))?;
         let problems = mrz
             .findings
             .iter()
-            .map(|finding| check::zone_finding(finding))
+            .map(check::zone_finding)
             .map(|f| reason_to_proto(&f, "mrz"))
             .collect();
         Ok(Response::new(pb::ParseMrzResponse {

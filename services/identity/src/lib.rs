@@ -22,8 +22,11 @@ pub const SERVICE_NAME: &str = identity_service_server::SERVICE_NAME;
 pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> {
     let url = config.database_url("identity", config.identity.database_url.as_ref());
     let pool = storage::connect(&url, &MIGRATIONS).await?;
-    let api = api::IdentityApi::new(store::Store::new(pool), Default::default());
-    handle
+    let api = api::IdentityApi::new(store::Store::new(pool.clone()), Default::default());
+    let served = handle
         .serve(SERVICE_NAME, Routes::new(IdentityServiceServer::new(api)))
-        .await
+        .await;
+    // Closing the last connection checkpoints SQLite's write-ahead log into the database file.
+    pool.close().await;
+    served
 }

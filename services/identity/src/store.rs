@@ -85,7 +85,12 @@ mod tests {
             store.insert_check(&mut tx, &row, &check).await.unwrap();
             tx.commit().await.unwrap();
             let id = Uuid::parse_str(&check.check_id).unwrap();
-            assert_eq!(store.get_check(id).await.unwrap(), Some(check), "{:?}", database.backend);
+            assert_eq!(
+                store.get_check(id).await.unwrap(),
+                Some(check),
+                "{:?}",
+                database.backend
+            );
             assert_eq!(store.get_check(Uuid::new_v4()).await.unwrap(), None);
         }
     }

@@ -48,9 +48,11 @@ impl FieldViolations {
             many => format!("{} invalid fields", many.len()),
         };
         let mut details = ErrorDetails::new();
-        details
-            .set_bad_request(self.violations)
-            .set_error_info("INVALID_ARGUMENT", ERROR_DOMAIN, HashMap::new());
+        details.set_bad_request(self.violations).set_error_info(
+            "INVALID_ARGUMENT",
+            ERROR_DOMAIN,
+            HashMap::new(),
+        );
         Status::with_error_details(Code::InvalidArgument, message, details)
     }
 }
@@ -86,7 +88,10 @@ mod tests {
     #[test]
     fn violations_become_invalid_argument_with_bad_request_details() {
         let mut violations = FieldViolations::new();
-        violations.add("travellers[0].document.mrz", "line 1 must have 44 characters");
+        violations.add(
+            "travellers[0].document.mrz",
+            "line 1 must have 44 characters",
+        );
         violations.add("request_id", "must be a UUID");
         let status = violations.into_status();
         assert_eq!(status.code(), Code::InvalidArgument);

@@ -102,19 +102,33 @@ mod tests {
     async fn a_repeat_replays_the_first_answer_and_a_different_request_is_refused() {
         for database in testing::databases().await.unwrap() {
             let pool = connect(&database.url, &NO_MIGRATIONS).await.unwrap();
-            let first = prost_types::Duration { seconds: 1, nanos: 0 };
+            let first = prost_types::Duration {
+                seconds: 1,
+                nanos: 0,
+            };
             let call = IdempotentCall::new("test.Call", "id-1", &first);
-            assert!(call.replay::<prost_types::Duration>(&pool).await.unwrap().is_none());
+            assert!(
+                call.replay::<prost_types::Duration>(&pool)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
             let tx = pool.begin().await.unwrap();
-            call.commit(&pool, tx, first.clone()).await.unwrap();
+            call.commit(&pool, tx, first).await.unwrap();
 
             let tx = pool.begin().await.unwrap();
-            let second_answer = prost_types::Duration { seconds: 2, nanos: 0 };
+            let second_answer = prost_types::Duration {
+                seconds: 2,
+                nanos: 0,
+            };
             let replayed = call.commit(&pool, tx, second_answer).await.unwrap();
             assert_eq!(replayed, first, "{:?}", database.backend);
 
             let other = IdempotentCall::new("test.Call", "id-1", &prost_types::Duration::default());
-            let refused = other.replay::<prost_types::Duration>(&pool).await.unwrap_err();
+            let refused = other
+                .replay::<prost_types::Duration>(&pool)
+                .await
+                .unwrap_err();
             assert_eq!(refused.code(), Code::AlreadyExists);
         }
     }

@@ -86,7 +86,10 @@ fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating the data directory {}", parent.display()))?;
     }
@@ -159,7 +162,9 @@ pub mod testing {
         super::install_drivers();
         let name = format!("bmtest_{}", uuid::Uuid::new_v4().simple());
         let mut admin = AnyConnection::connect(server_url).await?;
-        admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await?;
         admin.close().await?;
         let base = server_url.split('?').next().unwrap_or(server_url);
         let base = base.rsplit_once('/').map_or(base, |(server, _)| server);

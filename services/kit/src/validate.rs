@@ -292,8 +292,20 @@ mod tests {
         let eur = Currency::parse("EUR").unwrap();
         assert_eq!(eur.round(Decimal::new(15, 0)).to_string(), "15.00");
         assert_eq!(eur.round(Decimal::new(5, 3)).to_string(), "0.01");
-        assert_eq!(Currency::parse("JPY").unwrap().round(Decimal::new(1505, 1)).to_string(), "151");
-        assert_eq!(Currency::parse("KWD").unwrap().round(Decimal::new(1, 0)).to_string(), "1.000");
+        assert_eq!(
+            Currency::parse("JPY")
+                .unwrap()
+                .round(Decimal::new(1505, 1))
+                .to_string(),
+            "151"
+        );
+        assert_eq!(
+            Currency::parse("KWD")
+                .unwrap()
+                .round(Decimal::new(1, 0))
+                .to_string(),
+            "1.000"
+        );
     }
 
     #[test]

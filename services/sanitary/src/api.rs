@@ -70,18 +70,33 @@ impl TryFrom<&pb::AssessConsignmentsRequest> for Command {
             &mut violations,
         );
         if request.consignments.is_empty() && request.referrals.is_empty() {
-            violations.add("consignments", "at least one consignment or referral is required");
+            violations.add(
+                "consignments",
+                "at least one consignment or referral is required",
+            );
         }
         let mut subjects = Vec::new();
         for (index, consignment) in request.consignments.iter().enumerate() {
             let at = |field: &str| format!("consignments[{index}].{field}");
-            let code = commodity_code(&at("commodity_code"), &consignment.commodity_code, &mut violations);
-            validate::country(&at("origin_country"), &consignment.origin_country, &mut violations);
+            let code = commodity_code(
+                &at("commodity_code"),
+                &consignment.commodity_code,
+                &mut violations,
+            );
+            validate::country(
+                &at("origin_country"),
+                &consignment.origin_country,
+                &mut violations,
+            );
             if let Some(quantity) = &consignment.quantity {
                 validate::positive_decimal(&at("quantity.value"), &quantity.value, &mut violations);
             }
             if !consignment.net_mass_kg.is_empty() {
-                validate::positive_decimal(&at("net_mass_kg"), &consignment.net_mass_kg, &mut violations);
+                validate::positive_decimal(
+                    &at("net_mass_kg"),
+                    &consignment.net_mass_kg,
+                    &mut violations,
+                );
             }
             if let Some(code) = code {
                 subjects.push(Subject {
@@ -93,7 +108,11 @@ impl TryFrom<&pb::AssessConsignmentsRequest> for Command {
         }
         for (index, referral) in request.referrals.iter().enumerate() {
             let at = |field: &str| format!("referrals[{index}].{field}");
-            let code = commodity_code(&at("commodity_code"), &referral.commodity_code, &mut violations);
+            let code = commodity_code(
+                &at("commodity_code"),
+                &referral.commodity_code,
+                &mut violations,
+            );
             validate::required_text(&at("subject"), &referral.subject, &mut violations);
             // Goods the operator also declared as a consignment are assessed once, as that.
             let declared = request

@@ -24,10 +24,13 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     let url = config.database_url("sanitary", config.sanitary.database_url.as_ref());
     let pool = storage::connect(&url, &MIGRATIONS).await?;
     let api = api::SanitaryApi::new(
-        store::Store::new(pool),
+        store::Store::new(pool.clone()),
         domain::regime::Regimes::default_regimes()?,
     );
-    handle
+    let served = handle
         .serve(SERVICE_NAME, Routes::new(SanitaryServiceServer::new(api)))
-        .await
+        .await;
+    // Closing the last connection checkpoints SQLite's write-ahead log into the database file.
+    pool.close().await;
+    served
 }

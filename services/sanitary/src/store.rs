@@ -68,10 +68,18 @@ mod tests {
                 ..Default::default()
             };
             let mut tx = store.pool().begin().await.unwrap();
-            store.insert_assessment(&mut tx, "HR-BAJAKOVO", &assessment).await.unwrap();
+            store
+                .insert_assessment(&mut tx, "HR-BAJAKOVO", &assessment)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
             let id = Uuid::parse_str(&assessment.assessment_id).unwrap();
-            assert_eq!(store.get_assessment(id).await.unwrap(), Some(assessment), "{:?}", database.backend);
+            assert_eq!(
+                store.get_assessment(id).await.unwrap(),
+                Some(assessment),
+                "{:?}",
+                database.backend
+            );
         }
     }
 }

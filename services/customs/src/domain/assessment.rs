@@ -109,11 +109,17 @@ pub fn assess(
     let mut total_duty = BTreeMap::new();
     let mut total_vat = BTreeMap::new();
     for item in &items {
-        *total_duty.entry(item.duty.currency).or_insert(Decimal::ZERO) += item.duty.value;
+        *total_duty
+            .entry(item.duty.currency)
+            .or_insert(Decimal::ZERO) += item.duty.value;
         *total_vat.entry(item.vat.currency).or_insert(Decimal::ZERO) += item.vat.value;
     }
     let mut findings = Vec::new();
-    if total_duty.values().chain(total_vat.values()).any(|v| *v > Decimal::ZERO) {
+    if total_duty
+        .values()
+        .chain(total_vat.values())
+        .any(|v| *v > Decimal::ZERO)
+    {
         findings.push(Finding {
             verdict: Verdict::ClearWithConditions,
             code: "DUTIES_DUE",
@@ -223,8 +229,14 @@ mod tests {
 
     fn tariff_with(duty: &str, vat: &str) -> Tariff {
         let text = DEFAULT_TARIFF
-            .replace("default_duty_rate_percent = \"4\"", &format!("default_duty_rate_percent = \"{duty}\""))
-            .replace("vat_rate_percent = \"22\"", &format!("vat_rate_percent = \"{vat}\""));
+            .replace(
+                "default_duty_rate_percent = \"4\"",
+                &format!("default_duty_rate_percent = \"{duty}\""),
+            )
+            .replace(
+                "vat_rate_percent = \"22\"",
+                &format!("vat_rate_percent = \"{vat}\""),
+            );
         Tariff::from_toml(&text).unwrap()
     }
 
@@ -251,9 +263,15 @@ mod tests {
     fn amounts_round_half_away_from_zero_to_the_cent() {
         let tariff = tariff_with("2.5", "0");
         // 0.5 % of 1.00 = 0.005 -> 0.01; 2.5 % of 10.10 = 0.2525 -> 0.25
-        assert_eq!(assess_item(&item("950300", "10.10", "0"), &tariff).duty, eur("0.25"));
+        assert_eq!(
+            assess_item(&item("950300", "10.10", "0"), &tariff).duty,
+            eur("0.25")
+        );
         let tariff = tariff_with("0.5", "0");
-        assert_eq!(assess_item(&item("950300", "1.00", "0"), &tariff).duty, eur("0.01"));
+        assert_eq!(
+            assess_item(&item("950300", "1.00", "0"), &tariff).duty,
+            eur("0.01")
+        );
     }
 
     #[test]
@@ -263,8 +281,14 @@ mod tests {
         let referrals = SanitaryReferrals::default_rules().unwrap();
         let result = assess(&goods, &[], &tariff, &referrals);
         assert_eq!(result.verdict, Verdict::ClearWithConditions);
-        assert_eq!(result.total_duty[&Currency::parse("EUR").unwrap()].to_string(), "30.00");
-        assert_eq!(result.total_vat[&Currency::parse("EUR").unwrap()].to_string(), "282.90");
+        assert_eq!(
+            result.total_duty[&Currency::parse("EUR").unwrap()].to_string(),
+            "30.00"
+        );
+        assert_eq!(
+            result.total_vat[&Currency::parse("EUR").unwrap()].to_string(),
+            "282.90"
+        );
     }
 
     #[test]
@@ -288,16 +312,27 @@ mod tests {
         };
         let below = assess(&[], &[carried("9999.99", false)], &tariff, &referrals);
         assert_eq!(below.verdict, Verdict::Clear);
-        let split = assess(&[], &[carried("6000", false), carried("4000", false)], &tariff, &referrals);
+        let split = assess(
+            &[],
+            &[carried("6000", false), carried("4000", false)],
+            &tariff,
+            &referrals,
+        );
         assert_eq!(split.verdict, Verdict::Refer);
         assert_eq!(split.findings[0].code, "CASH_UNDECLARED");
         let declared = assess(&[], &[carried("25000", true)], &tariff, &referrals);
         assert_eq!(declared.verdict, Verdict::Clear);
         let dollars = CashCarried {
             traveller_reference: "driver".into(),
-            amount: Amount { currency: Currency::parse("USD").unwrap(), value: "11700".parse().unwrap() },
+            amount: Amount {
+                currency: Currency::parse("USD").unwrap(),
+                value: "11700".parse().unwrap(),
+            },
             declared: false,
         };
-        assert_eq!(assess(&[], &[dollars], &tariff, &referrals).verdict, Verdict::Refer);
+        assert_eq!(
+            assess(&[], &[dollars], &tariff, &referrals).verdict,
+            Verdict::Refer
+        );
     }
 }

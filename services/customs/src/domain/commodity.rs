@@ -91,7 +91,10 @@ mod tests {
 
     #[test]
     fn the_hs_2022_nomenclature_has_5612_subheadings_of_goods() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/hs2022/harmonized-system.csv");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/hs2022/harmonized-system.csv"
+        );
         let nomenclature = Nomenclature::from_csv(std::fs::File::open(path).unwrap()).unwrap();
         // 5,613 level-6 rows less Comtrade's 999999.
         assert_eq!(nomenclature.len(), 5612);

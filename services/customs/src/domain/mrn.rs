@@ -46,13 +46,78 @@ pub fn build(year: i32, country_alpha2: &str, unique: u128) -> String {
     body
 }
 
+/// ISO 3166-1 alpha-2 code of a declaring country given as alpha-3 (or ICAO `D<<`), for the
+/// countries whose customs offices bordermesh deployments serve; `ZZ` (user-assigned) otherwise.
+pub fn country_alpha2(alpha3: &str) -> &'static str {
+    const TABLE: &[(&str, &str)] = &[
+        ("ALB", "AL"),
+        ("AND", "AD"),
+        ("ARM", "AM"),
+        ("AUT", "AT"),
+        ("AZE", "AZ"),
+        ("BEL", "BE"),
+        ("BGR", "BG"),
+        ("BIH", "BA"),
+        ("BLR", "BY"),
+        ("CHE", "CH"),
+        ("CYP", "CY"),
+        ("CZE", "CZ"),
+        ("D<<", "DE"),
+        ("DEU", "DE"),
+        ("DNK", "DK"),
+        ("ESP", "ES"),
+        ("EST", "EE"),
+        ("FIN", "FI"),
+        ("FRA", "FR"),
+        ("GBR", "GB"),
+        ("GEO", "GE"),
+        ("GRC", "GR"),
+        ("HRV", "HR"),
+        ("HUN", "HU"),
+        ("IRL", "IE"),
+        ("ISL", "IS"),
+        ("ITA", "IT"),
+        ("KAZ", "KZ"),
+        ("LIE", "LI"),
+        ("LTU", "LT"),
+        ("LUX", "LU"),
+        ("LVA", "LV"),
+        ("MAR", "MA"),
+        ("MDA", "MD"),
+        ("MKD", "MK"),
+        ("MLT", "MT"),
+        ("MNE", "ME"),
+        ("NLD", "NL"),
+        ("NOR", "NO"),
+        ("POL", "PL"),
+        ("PRT", "PT"),
+        ("ROU", "RO"),
+        ("RUS", "RU"),
+        ("SRB", "RS"),
+        ("SVK", "SK"),
+        ("SVN", "SI"),
+        ("SWE", "SE"),
+        ("TUN", "TN"),
+        ("TUR", "TR"),
+        ("UKR", "UA"),
+        ("XKX", "XK"),
+    ];
+    TABLE
+        .iter()
+        .find(|(three, _)| *three == alpha3)
+        .map_or("ZZ", |(_, two)| two)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn iso_6346_letter_values_skip_multiples_of_eleven() {
-        let values: Vec<_> = b"ABKLUVZ".iter().map(|&c| iso_6346_value(c).unwrap()).collect();
+        let values: Vec<_> = b"ABKLUVZ"
+            .iter()
+            .map(|&c| iso_6346_value(c).unwrap())
+            .collect();
         assert_eq!(values, [10, 12, 21, 23, 32, 34, 38]);
     }
 
@@ -64,6 +129,13 @@ mod tests {
     }
 
     #[test]
+    fn declaring_countries_use_iso_3166_alpha_2() {
+        assert_eq!(country_alpha2("SVN"), "SI");
+        assert_eq!(country_alpha2("D<<"), "DE");
+        assert_eq!(country_alpha2("ATA"), "ZZ");
+    }
+
+    #[test]
     fn built_mrns_are_valid_and_18_characters() {
         for unique in [0u128, 1, u128::MAX, 0x1234_5678_9abc_def0] {
             let mrn = build(2026, "SI", unique);
@@ -72,24 +144,4 @@ mod tests {
             assert!(is_valid(&mrn), "{mrn}");
         }
     }
-}
-
-/// ISO 3166-1 alpha-2 code of a declaring country given as alpha-3 (or ICAO `D<<`), for the
-/// countries whose customs offices bordermesh deployments serve; `ZZ` (user-assigned) otherwise.
-pub fn country_alpha2(alpha3: &str) -> &'static str {
-    const TABLE: &[(&str, &str)] = &[
-        ("ALB", "AL"), ("AND", "AD"), ("ARM", "AM"), ("AUT", "AT"), ("AZE", "AZ"), ("BEL", "BE"),
-        ("BGR", "BG"), ("BIH", "BA"), ("BLR", "BY"), ("CHE", "CH"), ("CYP", "CY"), ("CZE", "CZ"),
-        ("D<<", "DE"), ("DEU", "DE"), ("DNK", "DK"), ("ESP", "ES"), ("EST", "EE"), ("FIN", "FI"),
-        ("FRA", "FR"), ("GBR", "GB"), ("GEO", "GE"), ("GRC", "GR"), ("HRV", "HR"), ("HUN", "HU"),
-        ("IRL", "IE"), ("ISL", "IS"), ("ITA", "IT"), ("KAZ", "KZ"), ("LIE", "LI"), ("LTU", "LT"),
-        ("LUX", "LU"), ("LVA", "LV"), ("MAR", "MA"), ("MDA", "MD"), ("MKD", "MK"), ("MLT", "MT"),
-        ("MNE", "ME"), ("NLD", "NL"), ("NOR", "NO"), ("POL", "PL"), ("PRT", "PT"), ("ROU", "RO"),
-        ("RUS", "RU"), ("SRB", "RS"), ("SVK", "SK"), ("SVN", "SI"), ("SWE", "SE"), ("TUN", "TN"),
-        ("TUR", "TR"), ("UKR", "UA"), ("XKX", "XK"),
-    ];
-    TABLE
-        .iter()
-        .find(|(three, _)| *three == alpha3)
-        .map_or("ZZ", |(_, two)| two)
 }

@@ -25,7 +25,7 @@ impl SanitaryReferrals {
             .deserialize()
             .collect::<Result<_, _>>()?;
         // Longest prefix first, so the first match is the most specific.
-        rules.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        rules.sort_by_key(|rule| std::cmp::Reverse(rule.prefix.len()));
         Ok(Self { rules })
     }
 
@@ -35,7 +35,9 @@ impl SanitaryReferrals {
 
     /// The rule for a commodity code, if its goods fall under sanitary control.
     pub fn rule_for(&self, code: &str) -> Option<&SanitaryRule> {
-        self.rules.iter().find(|rule| code.starts_with(&rule.prefix))
+        self.rules
+            .iter()
+            .find(|rule| code.starts_with(&rule.prefix))
     }
 }
 
@@ -46,10 +48,30 @@ mod tests {
     #[test]
     fn regulation_2017_625_art_47_animal_products_and_plants_are_referred() {
         let referrals = SanitaryReferrals::default_rules().unwrap();
-        assert_eq!(referrals.rule_for("020230").map(|r| r.document_type.as_str()), Some("CHED-P"));
-        assert_eq!(referrals.rule_for("010221").map(|r| r.document_type.as_str()), Some("CHED-A"));
-        assert_eq!(referrals.rule_for("080810").map(|r| r.document_type.as_str()), Some("CHED-PP"));
-        assert_eq!(referrals.rule_for("160100").map(|r| r.document_type.as_str()), Some("CHED-P"));
+        assert_eq!(
+            referrals
+                .rule_for("020230")
+                .map(|r| r.document_type.as_str()),
+            Some("CHED-P")
+        );
+        assert_eq!(
+            referrals
+                .rule_for("010221")
+                .map(|r| r.document_type.as_str()),
+            Some("CHED-A")
+        );
+        assert_eq!(
+            referrals
+                .rule_for("080810")
+                .map(|r| r.document_type.as_str()),
+            Some("CHED-PP")
+        );
+        assert_eq!(
+            referrals
+                .rule_for("160100")
+                .map(|r| r.document_type.as_str()),
+            Some("CHED-P")
+        );
         assert!(referrals.rule_for("847130").is_none());
     }
 }

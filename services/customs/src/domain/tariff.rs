@@ -50,7 +50,9 @@ impl Tariff {
             .ok_or_else(|| anyhow::anyhow!("tariff currency {} is not ISO 4217", file.currency))?;
         for (prefix, rate) in &file.duty_rates {
             anyhow::ensure!(
-                !prefix.is_empty() && prefix.len() <= 10 && prefix.bytes().all(|b| b.is_ascii_digit()),
+                !prefix.is_empty()
+                    && prefix.len() <= 10
+                    && prefix.bytes().all(|b| b.is_ascii_digit()),
                 "duty rate prefix {prefix:?} is not a commodity code prefix"
             );
             anyhow::ensure!(*rate >= Decimal::ZERO, "duty rate for {prefix} is negative");
@@ -59,7 +61,10 @@ impl Tariff {
         for (code, rate) in file.exchange_rates.rates {
             let foreign = Currency::parse(&code)
                 .ok_or_else(|| anyhow::anyhow!("exchange rate currency {code} is not ISO 4217"))?;
-            anyhow::ensure!(rate > Decimal::ZERO, "exchange rate for {code} must be positive");
+            anyhow::ensure!(
+                rate > Decimal::ZERO,
+                "exchange rate for {code} must be positive"
+            );
             rates.insert(foreign, rate);
         }
         Ok(Self {
@@ -106,7 +111,10 @@ mod tests {
 
     #[test]
     fn the_longest_prefix_wins() {
-        let tariff = Tariff::from_toml(&DEFAULT_TARIFF.replace("\"02\" = \"12.8\"", "\"02\" = \"12.8\"\n\"0202\" = \"5\"")).unwrap();
+        let tariff = Tariff::from_toml(
+            &DEFAULT_TARIFF.replace("\"02\" = \"12.8\"", "\"02\" = \"12.8\"\n\"0202\" = \"5\""),
+        )
+        .unwrap();
         assert_eq!(tariff.duty_rate_percent("020230"), Decimal::new(5, 0));
         assert_eq!(tariff.duty_rate_percent("020110"), Decimal::new(128, 1));
     }
@@ -115,7 +123,13 @@ mod tests {
     fn amounts_convert_at_the_dated_rate() {
         let tariff = Tariff::from_toml(DEFAULT_TARIFF).unwrap();
         let usd = Currency::parse("USD").unwrap();
-        assert_eq!(tariff.to_tariff_currency(usd, Decimal::new(11700, 0)), Some(Decimal::new(10000, 0)));
-        assert_eq!(tariff.to_tariff_currency(Currency::parse("JPY").unwrap(), Decimal::ONE), None);
+        assert_eq!(
+            tariff.to_tariff_currency(usd, Decimal::new(11700, 0)),
+            Some(Decimal::new(10000, 0))
+        );
+        assert_eq!(
+            tariff.to_tariff_currency(Currency::parse("JPY").unwrap(), Decimal::ONE),
+            None
+        );
     }
 }

@@ -102,9 +102,10 @@ pub fn zone_finding(finding: &MrzFinding) -> Finding {
                 digit.field, digit.printed, digit.computed
             ),
         ),
-        MrzFinding::InvalidDate { field, .. } => {
-            ("MRZ_INVALID_DATE", format!("{field} is not a calendar date"))
-        }
+        MrzFinding::InvalidDate { field, .. } => (
+            "MRZ_INVALID_DATE",
+            format!("{field} is not a calendar date"),
+        ),
         MrzFinding::InvalidSex { printed } => (
             "MRZ_INVALID_SEX",
             format!("sex {printed} is not F, M, X or <"),
@@ -205,7 +206,10 @@ mod tests {
         let result = run(SERBIAN, ymd(2026, 7, 15), Some(ymd(2026, 7, 20)));
         assert_eq!(result.verdict, Verdict::Clear);
         assert_eq!(result.category, Category::ThirdCountry);
-        assert_eq!(run(GERMAN, ymd(2026, 7, 15), None).category, Category::FreeMovement);
+        assert_eq!(
+            run(GERMAN, ymd(2026, 7, 15), None).category,
+            Category::FreeMovement
+        );
     }
 
     #[test]
@@ -238,6 +242,11 @@ mod tests {
         let altered = GERMAN.replace("C01X00T478", "C01X00T471");
         let result = run(&altered, ymd(2026, 7, 15), None);
         assert_eq!(result.verdict, Verdict::Refer);
-        assert!(result.findings.iter().any(|f| f.code == "MRZ_CHECK_DIGIT" && f.message.contains("document_number")));
+        assert!(
+            result
+                .findings
+                .iter()
+                .any(|f| f.code == "MRZ_CHECK_DIGIT" && f.message.contains("document_number"))
+        );
     }
 }

@@ -76,8 +76,13 @@ impl Sex {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MrzFinding {
     CheckDigit(CheckDigit),
-    InvalidDate { field: &'static str, printed: String },
-    InvalidSex { printed: char },
+    InvalidDate {
+        field: &'static str,
+        printed: String,
+    },
+    InvalidSex {
+        printed: char,
+    },
 }
 
 /// The fields of a machine readable zone.
@@ -200,7 +205,8 @@ impl Reader {
         if text.contains('<') {
             return None;
         }
-        let number = |range: std::ops::Range<usize>| -> Option<u32> { text.get(range)?.parse().ok() };
+        let number =
+            |range: std::ops::Range<usize>| -> Option<u32> { text.get(range)?.parse().ok() };
         let parsed = (|| {
             let (yy, month, day) = (number(0..2)?, number(2..4)?, number(4..6)?);
             let current_century = self.today.year() - self.today.year() % 100;
@@ -282,7 +288,13 @@ pub fn parse(text: &str, today: NaiveDate) -> Result<Mrz, MalformedMrz> {
             let sex = reader.sex(line2.as_bytes()[7]);
             let expiry_date = reader.date("expiry_date", &line2[8..14], false);
             reader.check("expiry_date", &line2[8..14], line2.as_bytes()[14]);
-            let composite = format!("{}{}{}{}", &line1[5..30], &line2[0..7], &line2[8..15], &line2[18..29]);
+            let composite = format!(
+                "{}{}{}{}",
+                &line1[5..30],
+                &line2[0..7],
+                &line2[8..15],
+                &line2[18..29]
+            );
             reader.check("composite", &composite, line2.as_bytes()[29]);
             let (primary, secondary) = names(line3);
             let optional_2 = field(&line2[18..29]);
@@ -313,7 +325,9 @@ pub fn parse(text: &str, today: NaiveDate) -> Result<Mrz, MalformedMrz> {
             let has_composite = matches!(format, MrzFormat::Td2 | MrzFormat::Td3);
             let optional_end = if has_composite { width - 1 } else { width };
             let (document_number, optional_data) = match format {
-                MrzFormat::Td2 => reader.document_number(&line2[0..9], line2.as_bytes()[9], &line2[28..35]),
+                MrzFormat::Td2 => {
+                    reader.document_number(&line2[0..9], line2.as_bytes()[9], &line2[28..35])
+                }
                 _ => {
                     reader.check("document_number", &line2[0..9], line2.as_bytes()[9]);
                     (field(&line2[0..9]), String::new())
@@ -333,7 +347,12 @@ pub fn parse(text: &str, today: NaiveDate) -> Result<Mrz, MalformedMrz> {
                 _ => field(&line2[28..optional_end]),
             };
             if has_composite {
-                let composite = format!("{}{}{}", &line2[0..10], &line2[13..20], &line2[21..width - 1]);
+                let composite = format!(
+                    "{}{}{}",
+                    &line2[0..10],
+                    &line2[13..20],
+                    &line2[21..width - 1]
+                );
                 reader.check("composite", &composite, line2.as_bytes()[width - 1]);
             }
             let (primary, secondary) = names(&line1[5..]);
@@ -390,7 +409,16 @@ mod tests {
         assert_eq!(mrz.expiry_date, Some(ymd(2012, 4, 15)));
         assert_eq!(mrz.optional_data, "ZE184226B");
         let fields: Vec<_> = mrz.check_digits.iter().map(|d| d.field).collect();
-        assert_eq!(fields, ["document_number", "birth_date", "expiry_date", "optional_data", "composite"]);
+        assert_eq!(
+            fields,
+            [
+                "document_number",
+                "birth_date",
+                "expiry_date",
+                "optional_data",
+                "composite"
+            ]
+        );
         assert!(mrz.check_digits.iter().all(CheckDigit::is_valid));
         assert!(mrz.findings.is_empty());
     }
@@ -470,10 +498,22 @@ mod tests {
 
     #[test]
     fn malformed_zones_are_refused_before_any_check() {
-        assert!(matches!(parse(&TD3_SPECIMEN.to_lowercase(), today()), Err(MalformedMrz::InvalidCharacter { line: 1, .. })));
-        assert!(matches!(parse("P<UTO", today()), Err(MalformedMrz::LineLayout { .. })));
-        assert!(matches!(parse(&"A".repeat(1 << 20), today()), Err(MalformedMrz::TooLong)));
-        assert!(matches!(parse("", today()), Err(MalformedMrz::LineLayout { .. })));
+        assert!(matches!(
+            parse(&TD3_SPECIMEN.to_lowercase(), today()),
+            Err(MalformedMrz::InvalidCharacter { line: 1, .. })
+        ));
+        assert!(matches!(
+            parse("P<UTO", today()),
+            Err(MalformedMrz::LineLayout { .. })
+        ));
+        assert!(matches!(
+            parse(&"A".repeat(1 << 20), today()),
+            Err(MalformedMrz::TooLong)
+        ));
+        assert!(matches!(
+            parse("", today()),
+            Err(MalformedMrz::LineLayout { .. })
+        ));
         let accented = TD3_SPECIMEN.replace("ERIKSSON", "ÉRIKSSON");
         assert!(parse(&accented, today()).is_err());
     }
@@ -482,7 +522,13 @@ mod tests {
     fn impossible_dates_and_sexes_are_findings() {
         let text = TD3_SPECIMEN.replace("7408122F", "7413122Q");
         let mrz = parse(&text, today()).unwrap();
-        assert!(mrz.findings.contains(&MrzFinding::InvalidDate { field: "birth_date", printed: "741312".into() }));
-        assert!(mrz.findings.contains(&MrzFinding::InvalidSex { printed: 'Q' }));
+        assert!(mrz.findings.contains(&MrzFinding::InvalidDate {
+            field: "birth_date",
+            printed: "741312".into()
+        }));
+        assert!(
+            mrz.findings
+                .contains(&MrzFinding::InvalidSex { printed: 'Q' })
+        );
     }
 }

@@ -75,8 +75,16 @@ pub fn assess_one(subject: &Subject, regimes: &Regimes, seed: &str) -> Consignme
     let checks = Checks {
         // Art. 49(1): documentary checks on every consignment.
         documentary: true,
-        identity: selected(seed, &format!("{}#identity", subject.subject), regime.identity_check_percent),
-        physical: selected(seed, &format!("{}#physical", subject.subject), regime.physical_check_percent),
+        identity: selected(
+            seed,
+            &format!("{}#identity", subject.subject),
+            regime.identity_check_percent,
+        ),
+        physical: selected(
+            seed,
+            &format!("{}#physical", subject.subject),
+            regime.physical_check_percent,
+        ),
     };
     let mut findings = vec![Finding {
         code: format!("{}_REQUIRED", document.code()),
@@ -166,12 +174,19 @@ mod tests {
     fn the_random_selection_is_replayable_and_near_its_rate() {
         let regimes = Regimes::default_regimes().unwrap();
         let physical = (0..4000)
-            .filter(|i| assess_one(&subject("020230", true), &regimes, &i.to_string()).checks.physical)
+            .filter(|i| {
+                assess_one(&subject("020230", true), &regimes, &i.to_string())
+                    .checks
+                    .physical
+            })
             .count();
         // 15 % of 4000 = 600; a binomial standard deviation is about 23.
         assert!((500..700).contains(&physical), "{physical}");
         let first = assess_one(&subject("020230", true), &regimes, "replay");
-        assert_eq!(first, assess_one(&subject("020230", true), &regimes, "replay"));
+        assert_eq!(
+            first,
+            assess_one(&subject("020230", true), &regimes, "replay")
+        );
     }
 
     #[test]

@@ -65,14 +65,15 @@ impl Regimes {
         for regime in &regimes {
             let percent = Decimal::ONE_HUNDRED;
             anyhow::ensure!(
-                regime.identity_check_percent <= percent && regime.physical_check_percent <= percent
+                regime.identity_check_percent <= percent
+                    && regime.physical_check_percent <= percent
                     && regime.identity_check_percent >= Decimal::ZERO
                     && regime.physical_check_percent >= Decimal::ZERO,
                 "check frequencies of {} must be between 0 and 100",
                 regime.prefix
             );
         }
-        regimes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        regimes.sort_by_key(|regime| std::cmp::Reverse(regime.prefix.len()));
         Ok(Self {
             by_longest_prefix: regimes,
         })
@@ -109,7 +110,13 @@ mod tests {
     #[test]
     fn regulation_2019_2129_live_animals_are_always_physically_checked() {
         let regimes = Regimes::default_regimes().unwrap();
-        assert_eq!(regimes.for_code("010121").unwrap().physical_check_percent, Decimal::ONE_HUNDRED);
-        assert_eq!(regimes.for_code("040900").unwrap().physical_check_percent, Decimal::ONE);
+        assert_eq!(
+            regimes.for_code("010121").unwrap().physical_check_percent,
+            Decimal::ONE_HUNDRED
+        );
+        assert_eq!(
+            regimes.for_code("040900").unwrap().physical_check_percent,
+            Decimal::ONE
+        );
     }
 }
