@@ -1,19 +1,23 @@
 //! The gateway's view of the agencies: their generated clients, with a deadline on every call
 //! taken from what is left of the caller's budget, and retries only on UNAVAILABLE.
 
-use std::{future::Future, time::Duration};
+use std::{collections::HashSet, future::Future, net::SocketAddr, time::Duration};
 
-use bordermesh_kit::config::GatewayConfig;
+use anyhow::Context;
+
+use bordermesh_kit::{config::GatewayConfig, telemetry};
 use bordermesh_proto::{
     customs::v1::customs_service_client::CustomsServiceClient,
     identity::v1::identity_service_client::IdentityServiceClient,
     sanitary::v1::sanitary_service_client::SanitaryServiceClient,
 };
+use opentelemetry::{KeyValue, metrics::UpDownCounter};
 use tokio::time::Instant;
 use tonic::{
     Code, Request, Status,
-    transport::{Channel, Endpoint},
+    transport::{Channel, Endpoint, channel::Change},
 };
+use tracing::Instrument;
 
 /// Attempts of one idempotent call, the first included.
 const MAX_ATTEMPTS: u32 = 3;
@@ -24,23 +28,110 @@ pub struct Agencies {
     pub identity: IdentityServiceClient<Channel>,
     pub customs: CustomsServiceClient<Channel>,
     pub sanitary: SanitaryServiceClient<Channel>,
+    /// Saga steps started and not yet answered, by agency.
+    steps_pending: UpDownCounter<i64>,
 }
 
-fn channel(url: &str) -> anyhow::Result<Channel> {
+/// How often an agency's host name is resolved again, to follow replicas as they come and go
+/// (Kubernetes' DNS answers for a headless Service live 5 seconds).
+const RESOLVE_EVERY: Duration = Duration::from_secs(5);
+
+fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
     Ok(Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true)
-        .connect_lazy())
+        .tcp_nodelay(true))
+}
+
+/// A channel that balances calls, one by one, over every address the URL's host resolves to:
+/// with a headless Service, every ready replica of the agency. Kubernetes balances connections,
+/// not calls, so without this one gateway would send all its calls to one replica.
+fn balanced_channel(url: &str) -> anyhow::Result<Channel> {
+    let uri: http::Uri = url.parse()?;
+    let host = uri.host().context("agency URL has no host")?.to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let scheme = uri.scheme_str().unwrap_or("http").to_owned();
+    Ok(balanced_channel_with(scheme, move || {
+        let host = host.clone();
+        async move {
+            Ok(tokio::net::lookup_host((host.as_str(), port))
+                .await?
+                .collect())
+        }
+    }))
+}
+
+/// Balances over the addresses `resolve` answers, asked again every few seconds: replicas that
+/// appear are added, replicas that vanish are removed.
+pub fn balanced_channel_with<R, Fut>(scheme: String, resolve: R) -> Channel
+where
+    R: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = std::io::Result<HashSet<SocketAddr>>> + Send,
+{
+    let (channel, changes) = Channel::balance_channel::<SocketAddr>(64);
+    tokio::spawn(async move {
+        let mut known: HashSet<SocketAddr> = HashSet::new();
+        loop {
+            match resolve().await {
+                Ok(resolved) => {
+                    for gone in known.difference(&resolved) {
+                        if changes.send(Change::Remove(*gone)).await.is_err() {
+                            return;
+                        }
+                    }
+                    for new in resolved.difference(&known) {
+                        let Ok(endpoint) = endpoint(&format!("{scheme}://{new}")) else {
+                            continue;
+                        };
+                        if changes.send(Change::Insert(*new, endpoint)).await.is_err() {
+                            return;
+                        }
+                    }
+                    known = resolved;
+                }
+                Err(error) => tracing::warn!(%error, "cannot resolve an agency"),
+            }
+            tokio::time::sleep(RESOLVE_EVERY).await;
+        }
+    });
+    channel
 }
 
 impl Agencies {
     /// Channels connect on first use, so the gateway starts before the agencies do.
     pub fn connect_lazy(config: &GatewayConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            identity: IdentityServiceClient::new(channel(&config.identity_url)?),
-            customs: CustomsServiceClient::new(channel(&config.customs_url)?),
-            sanitary: SanitaryServiceClient::new(channel(&config.sanitary_url)?),
+            identity: IdentityServiceClient::new(balanced_channel(&config.identity_url)?),
+            customs: CustomsServiceClient::new(balanced_channel(&config.customs_url)?),
+            sanitary: SanitaryServiceClient::new(balanced_channel(&config.sanitary_url)?),
+            steps_pending: opentelemetry::global::meter("bordermesh")
+                .i64_up_down_counter("bordermesh.saga.steps.pending")
+                .with_description("Calls to the agencies started and not yet answered")
+                .build(),
         })
+    }
+
+    /// One saga step: an idempotent call to `agency` in a span of its own, counted as pending
+    /// while it runs.
+    pub async fn step<M, R, F, Fut>(
+        &self,
+        agency: &'static str,
+        deadline: Deadline,
+        message: M,
+        call: F,
+    ) -> Result<R, Status>
+    where
+        M: Clone,
+        F: FnMut(Request<M>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        let attributes = [KeyValue::new("agency", agency)];
+        self.steps_pending.add(1, &attributes);
+        let span = tracing::info_span!("step", otel.kind = "client", agency);
+        let result = call_idempotent(deadline, message, call)
+            .instrument(span)
+            .await;
+        self.steps_pending.add(-1, &attributes);
+        result
     }
 }
 
@@ -103,6 +194,7 @@ where
         }
         let mut request = Request::new(message.clone());
         request.set_timeout(remaining);
+        telemetry::inject_trace_context(&mut request);
         match call(request).await {
             Ok(response) => return Ok(response.into_inner()),
             Err(status) if status.code() == Code::Unavailable && attempt < MAX_ATTEMPTS => {

@@ -15,13 +15,14 @@ use bordermesh_proto::{
     sanitary::v1 as sanitary,
 };
 use futures::future::try_join_all;
+use opentelemetry::{KeyValue, metrics::Counter};
 use rust_decimal::Decimal;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
 use uuid::Uuid;
 
 use crate::{
-    agencies::{Agencies, Deadline, call_idempotent},
+    agencies::{Agencies, Deadline},
     domain::decision,
     store::Store,
 };
@@ -37,6 +38,8 @@ pub struct CrossingApi {
     store: Store,
     agencies: Agencies,
     budget: Duration,
+    /// Crossings decided, by outcome.
+    decided: Counter<u64>,
 }
 
 impl CrossingApi {
@@ -45,6 +48,10 @@ impl CrossingApi {
             store,
             agencies,
             budget,
+            decided: opentelemetry::global::meter("bordermesh")
+                .u64_counter("bordermesh.crossings")
+                .with_description("Crossings decided, by outcome")
+                .build(),
         }
     }
 }
@@ -211,15 +218,17 @@ impl CrossingApi {
                     crossing_date: crossing.crossing_date,
                 };
                 async move {
-                    let response = call_idempotent(deadline, message, |request| {
-                        let mut client = self.agencies.identity.clone();
-                        async move { client.check_traveller(request).await }
-                    })
-                    .await
-                    .map_err(|status| {
-                        let prefix = format!("crossing.travellers[{index}]");
-                        agency_error("border police", status, crossing_path(&prefix))
-                    })?;
+                    let response = self
+                        .agencies
+                        .step("identity", deadline, message, |request| {
+                            let mut client = self.agencies.identity.clone();
+                            async move { client.check_traveller(request).await }
+                        })
+                        .await
+                        .map_err(|status| {
+                            let prefix = format!("crossing.travellers[{index}]");
+                            agency_error("border police", status, crossing_path(&prefix))
+                        })?;
                     let check = response.check.unwrap_or_default();
                     Ok::<_, Status>(pb::Finding {
                         agency: Agency::BorderPolice.into(),
@@ -255,12 +264,14 @@ impl CrossingApi {
             cash: crossing.cash.clone(),
             crossing_date: crossing.crossing_date,
         };
-        let response = call_idempotent(deadline, message, |request| {
-            let mut client = self.agencies.customs.clone();
-            async move { client.assess_declaration(request).await }
-        })
-        .await
-        .map_err(|status| agency_error("customs", status, crossing_path("crossing")))?;
+        let response = self
+            .agencies
+            .step("customs", deadline, message, |request| {
+                let mut client = self.agencies.customs.clone();
+                async move { client.assess_declaration(request).await }
+            })
+            .await
+            .map_err(|status| agency_error("customs", status, crossing_path("crossing")))?;
         Ok(response.declaration)
     }
 
@@ -302,12 +313,16 @@ impl CrossingApi {
             referrals,
             crossing_date: crossing.crossing_date,
         };
-        let response = call_idempotent(deadline, message, |request| {
-            let mut client = self.agencies.sanitary.clone();
-            async move { client.assess_consignments(request).await }
-        })
-        .await
-        .map_err(|status| agency_error("sanitary inspection", status, crossing_path("crossing")))?;
+        let response = self
+            .agencies
+            .step("sanitary", deadline, message, |request| {
+                let mut client = self.agencies.sanitary.clone();
+                async move { client.assess_consignments(request).await }
+            })
+            .await
+            .map_err(|status| {
+                agency_error("sanitary inspection", status, crossing_path("crossing"))
+            })?;
         Ok(response.assessment)
     }
 
@@ -400,11 +415,12 @@ impl CrossingService for CrossingApi {
             .insert_once(&crossing)
             .await
             .map_err(|e| error::internal("storing a crossing", e))?;
-        tracing::info!(
-            crossing_id = %crossing.crossing_id,
-            outcome = crossing.decision.as_ref().map_or("", |d| d.outcome().as_str_name()),
-            "crossing decided"
-        );
+        let outcome = crossing
+            .decision
+            .as_ref()
+            .map_or("", |d| d.outcome().as_str_name());
+        self.decided.add(1, &[KeyValue::new("outcome", outcome)]);
+        tracing::info!(crossing_id = %crossing.crossing_id, outcome, "crossing decided");
         Ok(stored(crossing))
     }
 

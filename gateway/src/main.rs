@@ -1,7 +1,7 @@
 //! `bordermesh`: run the whole mesh (`up`), one service (`serve`), or submit a crossing (`cross`).
 #![forbid(unsafe_code)]
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use bordermesh_gateway::{cli, mesh};
@@ -59,37 +59,52 @@ fn load_config(cli: &Cli, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
     if let Some(data_dir) = data_dir {
         config.data_dir = data_dir;
     }
-    telemetry::init(&config.log);
     Ok(config)
+}
+
+/// Runs `servers` with telemetry named `service`, and flushes it once they stop.
+async fn with_telemetry(
+    config: &Config,
+    service: &str,
+    servers: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let telemetry = telemetry::init(&config.log, service)?;
+    let result = servers.await;
+    telemetry.shutdown().await;
+    result
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Up { data_dir } => {
             let config = load_config(&cli, data_dir.clone())?;
-            let shutdown = CancellationToken::new();
-            cancel_on_signal(shutdown.clone());
-            let running = mesh::start(config, shutdown.clone()).await?;
-            tracing::info!(
-                gateway = %running.gateway,
-                identity = %running.identity,
-                customs = %running.customs,
-                sanitary = %running.sanitary,
-                "bordermesh is up"
-            );
-            running.wait(shutdown).await
+            with_telemetry(&config, "bordermesh", async {
+                let shutdown = CancellationToken::new();
+                cancel_on_signal(shutdown.clone());
+                let running = mesh::start(config.clone(), shutdown.clone()).await?;
+                tracing::info!(
+                    gateway = %running.gateway,
+                    identity = %running.identity,
+                    customs = %running.customs,
+                    sanitary = %running.sanitary,
+                    "bordermesh is up"
+                );
+                running.wait(shutdown).await
+            })
+            .await
         }
         Command::Serve { service, data_dir } => {
             let config = load_config(&cli, data_dir.clone())?;
-            let shutdown = CancellationToken::new();
-            cancel_on_signal(shutdown.clone());
-            let handle = ServerHandle::bind(
-                service.listen(&config),
-                shutdown,
-                Duration::from_secs(config.drain_seconds),
-            )
-            .await?;
-            service.serve(&config, handle).await
+            let name = format!("bordermesh-{}", service.name());
+            with_telemetry(&config, &name, async {
+                let shutdown = CancellationToken::new();
+                cancel_on_signal(shutdown.clone());
+                let handle =
+                    ServerHandle::bind(service.listen(&config), shutdown, config.server_options())
+                        .await?;
+                service.serve(&config, handle).await
+            })
+            .await
         }
         Command::Cross {
             file,

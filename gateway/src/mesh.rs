@@ -1,7 +1,7 @@
 //! The composition root: runs one service (what a container runs) or the whole mesh in one
 //! process, each service on its own port and talking to the others over real gRPC.
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use bordermesh_kit::{config::Config, server::ServerHandle};
@@ -82,7 +82,7 @@ impl RunningMesh {
 /// Binds every port first (so port 0 resolves and a taken port fails at once), points the
 /// gateway at the agencies' real addresses, then serves all four.
 pub async fn start(mut config: Config, shutdown: CancellationToken) -> anyhow::Result<RunningMesh> {
-    let drain = Duration::from_secs(config.drain_seconds);
+    let options = config.server_options();
     let mut handles = Vec::new();
     for service in [
         Service::Identity,
@@ -96,7 +96,7 @@ pub async fn start(mut config: Config, shutdown: CancellationToken) -> anyhow::R
             config.gateway.customs_url = format!("http://{}", customs?);
             config.gateway.sanitary_url = format!("http://{}", sanitary?);
         }
-        let handle = ServerHandle::bind(service.listen(&config), shutdown.clone(), drain)
+        let handle = ServerHandle::bind(service.listen(&config), shutdown.clone(), options)
             .await
             .with_context(|| format!("{} service", service.name()))?;
         handles.push((service, handle));

@@ -22,6 +22,7 @@ pub const ENV_PREFIX: &str = "BORDERMESH_";
 const ENV_KEYS: &[&str] = &[
     "data_dir",
     "drain_seconds",
+    "max_connection_age_seconds",
     "log",
     "gateway",
     "identity",
@@ -45,6 +46,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// How long a server may drain in-flight calls after SIGTERM before it stops anyway.
     pub drain_seconds: u64,
+    /// When set, a server closes each client connection after this long (gracefully), so that
+    /// clients behind a connection-level load balancer reconnect and spread over the replicas.
+    pub max_connection_age_seconds: Option<u64>,
     /// `tracing` filter, for example `info` or `bordermesh_gateway=debug,info`.
     pub log: String,
     pub gateway: GatewayConfig,
@@ -58,6 +62,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("data"),
             drain_seconds: 10,
+            max_connection_age_seconds: None,
             log: "info".to_owned(),
             gateway: GatewayConfig::default(),
             identity: ServiceConfig::on_port(IDENTITY_PORT),
@@ -151,6 +156,16 @@ impl Config {
             .map_err(Box::new)
     }
 
+    /// How a server started with this configuration listens and stops.
+    pub fn server_options(&self) -> crate::server::ServerOptions {
+        crate::server::ServerOptions {
+            drain: std::time::Duration::from_secs(self.drain_seconds),
+            max_connection_age: self
+                .max_connection_age_seconds
+                .map(std::time::Duration::from_secs),
+        }
+    }
+
     /// The database a service uses: its configured URL, or its own SQLite file under `data_dir`.
     pub fn database_url(&self, service: &str, configured: Option<&String>) -> String {
         match configured {
@@ -190,10 +205,15 @@ mod tests {
             )?;
             jail.set_env("BORDERMESH_CUSTOMS__LISTEN", "0.0.0.0:7000");
             jail.set_env("BORDERMESH_TEST_POSTGRES_URL", "postgres://ignored");
+            jail.set_env("BORDERMESH_MAX_CONNECTION_AGE_SECONDS", "300");
             let config = Config::load(Some(Path::new("bordermesh.toml"))).map_err(|e| *e)?;
             assert_eq!(config.drain_seconds, 3);
             assert_eq!(config.customs.listen.port(), 7000);
             assert_eq!(config.identity.listen.port(), 50052);
+            assert_eq!(
+                config.server_options().max_connection_age,
+                Some(std::time::Duration::from_secs(300))
+            );
             Ok(())
         });
     }

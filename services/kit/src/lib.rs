@@ -1,7 +1,9 @@
 //! The runtime every bordermesh server shares.
 //!
 //! - [`config`]: layered configuration (defaults, one TOML file, `BORDERMESH_*` variables).
-//! - [`telemetry`]: `tracing` logs; never personal data, only ids.
+//! - [`telemetry`]: `tracing` logs, OTLP traces and metrics, W3C trace context propagation;
+//!   never personal data, only ids.
+//! - [`metrics`]: RPC counts and latencies by method and status code.
 //! - [`server`]: the bootstrap every service runs: health per service, reflection, tracing spans
 //!   per RPC, graceful shutdown with a bounded drain.
 //! - [`error`]: AIP-193 errors: `google.rpc.Status` with `BadRequest` field violations and
@@ -15,6 +17,7 @@
 pub mod config;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

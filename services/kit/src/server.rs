@@ -11,11 +11,20 @@ use tokio_util::sync::CancellationToken;
 use tonic::{service::Routes, transport::Server};
 use tonic_health::ServingStatus;
 
+/// How a server treats its connections and how it stops.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerOptions {
+    /// How long in-flight calls may finish after shutdown begins.
+    pub drain: Duration,
+    /// Connections are closed gracefully after this age, when set.
+    pub max_connection_age: Option<Duration>,
+}
+
 /// Where a server listens and when it must stop.
 pub struct ServerHandle {
     pub listener: TcpListener,
     pub shutdown: CancellationToken,
-    pub drain: Duration,
+    pub options: ServerOptions,
 }
 
 impl ServerHandle {
@@ -23,7 +32,7 @@ impl ServerHandle {
     pub async fn bind(
         addr: SocketAddr,
         shutdown: CancellationToken,
-        drain: Duration,
+        options: ServerOptions,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr)
             .await
@@ -31,7 +40,7 @@ impl ServerHandle {
         Ok(Self {
             listener,
             shutdown,
-            drain,
+            options,
         })
     }
 
@@ -80,13 +89,18 @@ impl ServerHandle {
                 tracing::info!(service = service_name, "draining");
             }
         };
-        let server = Server::builder()
-            .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
+        let mut builder = Server::builder();
+        if let Some(age) = self.options.max_connection_age {
+            builder = builder.max_connection_age(age);
+        }
+        let server = builder
+            .trace_fn(crate::telemetry::rpc_span)
+            .layer(crate::metrics::RpcMetricsLayer::default())
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), stop_accepting);
         let drain_deadline = async {
             self.shutdown.cancelled().await;
-            tokio::time::sleep(self.drain).await;
+            tokio::time::sleep(self.options.drain).await;
         };
         tokio::select! {
             served = server => served.context("serving")?,
