@@ -150,6 +150,11 @@ impl Deadline {
         Self(Instant::now() + asked.map_or(budget, |asked| asked.min(budget)))
     }
 
+    /// A budget that starts now, for work no caller waits on (recovery).
+    pub fn after(budget: Duration) -> Self {
+        Self(Instant::now() + budget)
+    }
+
     pub fn remaining(&self) -> Duration {
         self.0.saturating_duration_since(Instant::now())
     }

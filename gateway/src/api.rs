@@ -1,58 +1,48 @@
-//! The tonic CrossingService: validates a crossing, consults the agencies, aggregates one
-//! decision and stores it once per request id.
+//! The tonic CrossingService: validates a crossing, accepts it once per request id, and hands
+//! it to the saga; reads, lists and watches crossings.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{pin::Pin, time::Duration};
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use bordermesh_kit::{
     error::{self, FieldViolations},
     validate,
 };
 use bordermesh_proto::{
-    common::v1::{self as common, Agency, Money},
+    common::v1 as common,
     crossing::v1::{self as pb, crossing_service_server::CrossingService},
-    customs::v1 as customs,
-    identity::v1 as identity,
-    sanitary::v1 as sanitary,
 };
-use futures::future::try_join_all;
-use opentelemetry::{KeyValue, metrics::Counter};
-use rust_decimal::Decimal;
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status};
-use tonic_types::StatusExt;
 use uuid::Uuid;
 
 use crate::{
-    agencies::{Agencies, Deadline},
-    domain::decision,
-    store::Store,
+    agencies::Deadline,
+    saga::{Driven, Saga, decode_status},
+    store::ListPosition,
 };
 
 /// Most travellers one crossing may carry (a full coach or a train carriage).
 const MAX_TRAVELLERS: usize = 500;
+const DEFAULT_PAGE_SIZE: i32 = 50;
+const MAX_PAGE_SIZE: i32 = 500;
+/// How often a watch looks at the database, for changes made by other gateway replicas.
+const WATCH_POLL: Duration = Duration::from_secs(1);
 
 /// Namespace of crossing ids: the id is derived from the request id, so that concurrent
 /// copies of one request name the same crossing and the same downstream calls.
 const CROSSING_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b0a_5e7d_4c1e_9a3b_8d2f_0e4a_7c61);
 
 pub struct CrossingApi {
-    store: Store,
-    agencies: Agencies,
+    saga: Saga,
     budget: Duration,
-    /// Crossings decided, by outcome.
-    decided: Counter<u64>,
 }
 
 impl CrossingApi {
-    pub fn new(store: Store, agencies: Agencies, budget: Duration) -> Self {
-        Self {
-            store,
-            agencies,
-            budget,
-            decided: opentelemetry::global::meter("bordermesh")
-                .u64_counter("bordermesh.crossings")
-                .with_description("Crossings decided, by outcome")
-                .build(),
-        }
+    pub fn new(saga: Saga, budget: Duration) -> Self {
+        Self { saga, budget }
     }
 }
 
@@ -111,263 +101,27 @@ fn validate_request(
     violations.into_result(crossing)
 }
 
-/// Renames an agency's field paths into the crossing's, so the caller learns which of its own
-/// fields is wrong: `traveller.document.mrz` of traveller 2 is `crossing.travellers[2].document.mrz`.
-fn rename_violations(status: Status, rename: impl Fn(&str) -> String) -> Status {
-    let details = status.get_error_details();
-    let Some(bad_request) = details.bad_request() else {
-        return error::status(Code::InvalidArgument, "INVALID_ARGUMENT", status.message());
-    };
-    let mut violations = FieldViolations::new();
-    for violation in &bad_request.field_violations {
-        violations.add(rename(&violation.field), violation.description.clone());
-    }
-    violations.into_status()
+/// Where the next page starts, bound to the query it belongs to (AIP-158).
+#[derive(serde::Serialize, serde::Deserialize, PartialEq)]
+struct PageToken {
+    query: String,
+    created_at: i64,
+    crossing_id: String,
 }
 
-/// What the caller sees when an agency fails: its own words for bad input, a retryable code
-/// for an outage, and an opaque INTERNAL for the rest.
-fn agency_error(agency: &str, status: Status, rename: impl Fn(&str) -> String) -> Status {
-    match status.code() {
-        Code::InvalidArgument => rename_violations(status, rename),
-        Code::Unavailable => error::status(
-            Code::Unavailable,
-            "AGENCY_UNAVAILABLE",
-            format!("{agency} is unavailable; retry with the same request_id"),
-        ),
-        Code::DeadlineExceeded | Code::Cancelled => error::status(
-            Code::DeadlineExceeded,
-            "AGENCY_TIMEOUT",
-            format!("{agency} did not answer within the deadline; retry with the same request_id"),
-        ),
-        _ => error::internal(agency, status.message()),
-    }
+fn millis(timestamp: Option<&prost_types::Timestamp>, default: i64) -> i64 {
+    timestamp.map_or(default, |t| {
+        t.seconds.saturating_mul(1000) + i64::from(t.nanos) / 1_000_000
+    })
 }
 
-fn crossing_path(prefix: &str) -> impl Fn(&str) -> String + '_ {
-    move |field: &str| {
-        if let Some(rest) = field.strip_prefix("items") {
-            format!("crossing.goods{rest}")
-        } else if let Some(rest) = field.strip_prefix("traveller") {
-            format!("{prefix}{rest}")
-        } else {
-            format!("crossing.{field}")
-        }
-    }
+fn respond(crossing: pb::Crossing) -> Response<pb::ProcessCrossingResponse> {
+    Response::new(pb::ProcessCrossingResponse {
+        crossing: Some(crossing),
+    })
 }
 
-/// A subject path of an agency's reason, in the crossing's terms.
-fn subject_in_crossing(subject: &str, traveller: Option<usize>) -> String {
-    match (traveller, subject.strip_prefix("traveller")) {
-        (Some(index), Some(rest)) => format!("travellers[{index}]{rest}"),
-        _ => match subject.strip_prefix("items") {
-            Some(rest) => format!("goods{rest}"),
-            None => subject.to_owned(),
-        },
-    }
-}
-
-fn with_subjects(reasons: Vec<common::Reason>, traveller: Option<usize>) -> Vec<common::Reason> {
-    reasons
-        .into_iter()
-        .map(|reason| common::Reason {
-            subject: subject_in_crossing(&reason.subject, traveller),
-            ..reason
-        })
-        .collect()
-}
-
-fn step_id(crossing_id: Uuid, step: &str) -> String {
-    Uuid::new_v5(&crossing_id, step.as_bytes()).to_string()
-}
-
-/// Duties and VAT added up per currency.
-fn amounts_due(declaration: &customs::Declaration) -> Vec<Money> {
-    let mut totals: BTreeMap<String, Decimal> = BTreeMap::new();
-    for money in declaration.total_duty.iter().chain(&declaration.total_vat) {
-        if let Ok(amount) = money.amount.parse::<Decimal>() {
-            *totals.entry(money.currency_code.clone()).or_default() += amount;
-        }
-    }
-    totals
-        .into_iter()
-        .map(|(currency_code, amount)| Money {
-            currency_code,
-            amount: amount.to_string(),
-        })
-        .collect()
-}
-
-impl CrossingApi {
-    async fn check_travellers(
-        &self,
-        crossing_id: Uuid,
-        crossing: &pb::CrossingSubmission,
-        deadline: Deadline,
-    ) -> Result<Vec<pb::Finding>, Status> {
-        let checks = crossing
-            .travellers
-            .iter()
-            .enumerate()
-            .map(|(index, traveller)| {
-                let message = identity::CheckTravellerRequest {
-                    request_id: step_id(crossing_id, &format!("identity/{index}")),
-                    crossing_point: crossing.crossing_point.clone(),
-                    direction: crossing.direction,
-                    traveller: Some(traveller.clone()),
-                    crossing_date: crossing.crossing_date,
-                };
-                async move {
-                    let response = self
-                        .agencies
-                        .step("identity", deadline, message, |request| {
-                            let mut client = self.agencies.identity.clone();
-                            async move { client.check_traveller(request).await }
-                        })
-                        .await
-                        .map_err(|status| {
-                            let prefix = format!("crossing.travellers[{index}]");
-                            agency_error("border police", status, crossing_path(&prefix))
-                        })?;
-                    let check = response.check.unwrap_or_default();
-                    Ok::<_, Status>(pb::Finding {
-                        agency: Agency::BorderPolice.into(),
-                        subject: format!("travellers[{index}]"),
-                        verdict: check.verdict,
-                        reasons: with_subjects(check.reasons, Some(index)),
-                        record_id: check.check_id,
-                    })
-                }
-            });
-        try_join_all(checks).await
-    }
-
-    /// Lodges the goods and cash with customs; `None` when there is nothing to declare.
-    async fn declare_to_customs(
-        &self,
-        crossing_id: Uuid,
-        crossing: &pb::CrossingSubmission,
-        deadline: Deadline,
-    ) -> Result<Option<customs::Declaration>, Status> {
-        if crossing.goods.is_empty() && crossing.cash.is_empty() {
-            return Ok(None);
-        }
-        let message = customs::AssessDeclarationRequest {
-            request_id: step_id(crossing_id, "customs"),
-            crossing_point: crossing.crossing_point.clone(),
-            direction: crossing.direction,
-            transport_mode: crossing.transport_mode,
-            procedure: crossing.procedure,
-            declarant: crossing.declarant.clone(),
-            vehicle: crossing.vehicle.clone(),
-            items: crossing.goods.clone(),
-            cash: crossing.cash.clone(),
-            crossing_date: crossing.crossing_date,
-        };
-        let response = self
-            .agencies
-            .step("customs", deadline, message, |request| {
-                let mut client = self.agencies.customs.clone();
-                async move { client.assess_declaration(request).await }
-            })
-            .await
-            .map_err(|status| agency_error("customs", status, crossing_path("crossing")))?;
-        Ok(response.declaration)
-    }
-
-    /// Sends declared consignments and customs' referrals to the sanitary service.
-    async fn assess_consignments(
-        &self,
-        crossing_id: Uuid,
-        crossing: &pb::CrossingSubmission,
-        declaration: Option<&customs::Declaration>,
-        deadline: Deadline,
-    ) -> Result<Option<sanitary::Assessment>, Status> {
-        let referrals: Vec<sanitary::CustomsReferral> = declaration
-            .map(|d| d.referrals.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .filter(|referral| referral.agency == i32::from(Agency::Sanitary))
-            .map(|referral| {
-                let origin = usize::try_from(referral.item_index)
-                    .ok()
-                    .and_then(|index| crossing.goods.get(index))
-                    .map(|item| item.origin_country.clone())
-                    .unwrap_or_default();
-                sanitary::CustomsReferral {
-                    subject: format!("goods[{}]", referral.item_index),
-                    commodity_code: referral.commodity_code.clone(),
-                    origin_country: origin,
-                    document_type: referral.document_type.clone(),
-                }
-            })
-            .collect();
-        if crossing.consignments.is_empty() && referrals.is_empty() {
-            return Ok(None);
-        }
-        let message = sanitary::AssessConsignmentsRequest {
-            request_id: step_id(crossing_id, "sanitary"),
-            crossing_point: crossing.crossing_point.clone(),
-            direction: crossing.direction,
-            consignments: crossing.consignments.clone(),
-            referrals,
-            crossing_date: crossing.crossing_date,
-        };
-        let response = self
-            .agencies
-            .step("sanitary", deadline, message, |request| {
-                let mut client = self.agencies.sanitary.clone();
-                async move { client.assess_consignments(request).await }
-            })
-            .await
-            .map_err(|status| {
-                agency_error("sanitary inspection", status, crossing_path("crossing"))
-            })?;
-        Ok(response.assessment)
-    }
-
-    /// Consults every agency the crossing concerns and aggregates their findings.
-    async fn decide(
-        &self,
-        crossing_id: Uuid,
-        crossing: &pb::CrossingSubmission,
-        deadline: Deadline,
-    ) -> Result<pb::Decision, Status> {
-        let (mut findings, declaration) = tokio::try_join!(
-            self.check_travellers(crossing_id, crossing, deadline),
-            self.declare_to_customs(crossing_id, crossing, deadline),
-        )?;
-        let assessment = self
-            .assess_consignments(crossing_id, crossing, declaration.as_ref(), deadline)
-            .await?;
-        let mut amounts = Vec::new();
-        if let Some(declaration) = &declaration {
-            amounts = amounts_due(declaration);
-            findings.push(pb::Finding {
-                agency: Agency::Customs.into(),
-                subject: "goods".into(),
-                verdict: declaration.verdict,
-                reasons: with_subjects(declaration.reasons.clone(), None),
-                record_id: declaration.declaration_id.clone(),
-            });
-        }
-        if let Some(assessment) = &assessment {
-            findings.extend(
-                assessment
-                    .consignments
-                    .iter()
-                    .map(|consignment| pb::Finding {
-                        agency: Agency::Sanitary.into(),
-                        subject: consignment.subject.clone(),
-                        verdict: consignment.verdict,
-                        reasons: consignment.reasons.clone(),
-                        record_id: assessment.assessment_id.clone(),
-                    }),
-            );
-        }
-        Ok(decision::decide(findings, amounts))
-    }
-}
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchCrossingResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl CrossingService for CrossingApi {
@@ -378,50 +132,53 @@ impl CrossingService for CrossingApi {
         let deadline = Deadline::from_request(&request, self.budget);
         let request = request.into_inner();
         let submission = validate_request(&request)?;
-        let stored = |crossing| {
-            Response::new(pb::ProcessCrossingResponse {
-                crossing: Some(crossing),
-            })
-        };
-        let existing = self
-            .store
+        let store = self.saga.store();
+        let existing = store
             .by_request_id(&request.request_id)
             .await
             .map_err(|e| error::internal("reading a crossing", e))?;
-        if let Some(existing) = existing {
-            if existing.submission.as_ref() != Some(submission) {
-                return Err(error::status(
-                    Code::AlreadyExists,
-                    "REQUEST_ID_REUSED",
-                    "request_id was already used for a different crossing",
-                ));
+        let crossing = match existing {
+            Some(existing) => existing,
+            None => {
+                let now = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
+                let crossing_id = Uuid::new_v5(&CROSSING_NAMESPACE, request.request_id.as_bytes());
+                let pending = pb::Crossing {
+                    crossing_id: crossing_id.to_string(),
+                    request_id: request.request_id.clone(),
+                    status: pb::CrossingStatus::Pending.into(),
+                    submission: Some(submission.clone()),
+                    decision: None,
+                    create_time: now,
+                    update_time: now,
+                };
+                store
+                    .accept(&pending)
+                    .await
+                    .map_err(|e| error::internal("accepting a crossing", e))?
             }
-            return Ok(stored(existing));
-        }
-        let crossing_id = Uuid::new_v5(&CROSSING_NAMESPACE, request.request_id.as_bytes());
-        let decision = self.decide(crossing_id, submission, deadline).await?;
-        let now = prost_types::Timestamp::from(std::time::SystemTime::now());
-        let crossing = pb::Crossing {
-            crossing_id: crossing_id.to_string(),
-            request_id: request.request_id.clone(),
-            status: pb::CrossingStatus::Decided.into(),
-            submission: Some(submission.clone()),
-            decision: Some(decision),
-            create_time: Some(now),
-            update_time: Some(now),
         };
-        let crossing = self
-            .store
-            .insert_once(&crossing)
-            .await
-            .map_err(|e| error::internal("storing a crossing", e))?;
-        let outcome = crossing
-            .decision
-            .as_ref()
-            .map_or("", |d| d.outcome().as_str_name());
-        self.decided.add(1, &[KeyValue::new("outcome", outcome)]);
-        tracing::info!(crossing_id = %crossing.crossing_id, outcome, "crossing decided");
-        Ok(stored(crossing))
+        if crossing.submission.as_ref() != Some(submission) {
+            return Err(error::status(
+                Code::AlreadyExists,
+                "REQUEST_ID_REUSED",
+                "request_id was already used for a different crossing",
+            ));
+        }
+        match crossing.status() {
+            pb::CrossingStatus::Rejected => {
+                let stored = store
+                    .rejection(&crossing.crossing_id)
+                    .await
+                    .map_err(|e| error::internal("reading a rejection", e))?
+                    .ok_or_else(|| error::internal("reading a rejection", "rejection missing"))?;
+                Err(decode_status(&stored)?)
+            }
+            pb::CrossingStatus::Pending => match self.saga.drive(crossing, deadline).await? {
+                Driven::Crossing(crossing) => Ok(respond(*crossing)),
+                Driven::Rejected(status) => Err(status),
+            },
+            _ => Ok(respond(crossing)),
+        }
     }
 
     async fn get_crossing(
@@ -429,7 +186,7 @@ impl CrossingService for CrossingApi {
         request: Request<pb::GetCrossingRequest>,
     ) -> Result<Response<pb::GetCrossingResponse>, Status> {
         let id = validate::record_id("crossing_id", &request.get_ref().crossing_id)?;
-        match self.store.by_id(&id.to_string()).await {
+        match self.saga.store().by_id(&id.to_string()).await {
             Ok(Some(crossing)) => Ok(Response::new(pb::GetCrossingResponse {
                 crossing: Some(crossing),
             })),
@@ -437,36 +194,116 @@ impl CrossingService for CrossingApi {
             Err(e) => Err(error::internal("reading a crossing", e)),
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    async fn list_crossings(
+        &self,
+        request: Request<pb::ListCrossingsRequest>,
+    ) -> Result<Response<pb::ListCrossingsResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        validate::required_text("crossing_point", &request.crossing_point, &mut violations);
+        if request.page_size < 0 {
+            violations.add("page_size", "must not be negative");
+        }
+        let start = millis(request.start_time.as_ref(), i64::MIN);
+        let end = millis(request.end_time.as_ref(), i64::MAX);
+        let query = format!("{}|{start}|{end}", request.crossing_point);
+        let after = if request.page_token.is_empty() {
+            None
+        } else {
+            let token = URL_SAFE_NO_PAD
+                .decode(&request.page_token)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<PageToken>(&bytes).ok())
+                .filter(|token| token.query == query);
+            if token.is_none() {
+                violations.add("page_token", "is not a token of this query's previous page");
+            }
+            token.map(|token| ListPosition {
+                created_at: token.created_at,
+                crossing_id: token.crossing_id,
+            })
+        };
+        violations.into_result(())?;
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            size => size.min(MAX_PAGE_SIZE),
+        };
+        let mut rows = self
+            .saga
+            .store()
+            .list(
+                &request.crossing_point,
+                start,
+                end,
+                after.as_ref(),
+                i64::from(page_size) + 1,
+            )
+            .await
+            .map_err(|e| error::internal("listing crossings", e))?;
+        let more = rows.len() > page_size as usize;
+        rows.truncate(page_size as usize);
+        let next_page_token = match rows.last().filter(|_| more) {
+            Some((position, _)) => {
+                let token = PageToken {
+                    query,
+                    created_at: position.created_at,
+                    crossing_id: position.crossing_id.clone(),
+                };
+                let bytes = serde_json::to_vec(&token)
+                    .map_err(|e| error::internal("writing a page token", e))?;
+                URL_SAFE_NO_PAD.encode(bytes)
+            }
+            None => String::new(),
+        };
+        Ok(Response::new(pb::ListCrossingsResponse {
+            crossings: rows.into_iter().map(|(_, crossing)| crossing).collect(),
+            next_page_token,
+        }))
+    }
 
-    #[test]
-    fn agency_field_paths_become_crossing_paths() {
-        let traveller = crossing_path("crossing.travellers[2]");
-        assert_eq!(
-            traveller("traveller.document.mrz"),
-            "crossing.travellers[2].document.mrz"
-        );
-        assert_eq!(traveller("crossing_date"), "crossing.crossing_date");
-        let goods = crossing_path("crossing");
-        assert_eq!(
-            goods("items[3].commodity_code"),
-            "crossing.goods[3].commodity_code"
-        );
-        assert_eq!(
-            goods("consignments[0].species"),
-            "crossing.consignments[0].species"
-        );
-        assert_eq!(
-            subject_in_crossing("traveller.document.mrz", Some(1)),
-            "travellers[1].document.mrz"
-        );
-        assert_eq!(
-            subject_in_crossing("items[0].commodity_code", None),
-            "goods[0].commodity_code"
-        );
+    type WatchCrossingStream = WatchStream;
+
+    async fn watch_crossing(
+        &self,
+        request: Request<pb::WatchCrossingRequest>,
+    ) -> Result<Response<Self::WatchCrossingStream>, Status> {
+        let id = validate::record_id("crossing_id", &request.get_ref().crossing_id)?.to_string();
+        // Subscribe before the first read, so that no change falls between the two.
+        let mut changes = self.saga.subscribe();
+        let store = self.saga.store().clone();
+        let first = store
+            .by_id(&id)
+            .await
+            .map_err(|e| error::internal("reading a crossing", e))?
+            .ok_or_else(|| error::not_found("Crossing", &id))?;
+        let (sender, receiver) = mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut last = first;
+            let send = |crossing: pb::Crossing| pb::WatchCrossingResponse {
+                crossing: Some(crossing),
+            };
+            if sender.send(Ok(send(last.clone()))).await.is_err() {
+                return;
+            }
+            loop {
+                let next = tokio::select! {
+                    () = sender.closed() => return,
+                    changed = changes.recv() => match changed {
+                        Ok(crossing) if crossing.crossing_id == id => Some(crossing),
+                        Ok(_) => None,
+                        Err(_) => store.by_id(&id).await.ok().flatten(),
+                    },
+                    () = tokio::time::sleep(WATCH_POLL) => store.by_id(&id).await.ok().flatten(),
+                };
+                if let Some(crossing) = next.filter(|crossing| *crossing != last) {
+                    last = crossing.clone();
+                    if sender.send(Ok(send(crossing))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }

@@ -1,6 +1,7 @@
 //! The gateway: one crossing in, every agency consulted, one decision out.
 //!
-//! - `api`: the tonic CrossingService and its orchestration.
+//! - `api`: the tonic CrossingService: accept, read, list, watch.
+//! - `saga`: the durable orchestration of one crossing across the agencies, and its recovery.
 //! - `agencies`: the generated clients of the agencies, deadlines and retries.
 //! - `domain`: how verdicts aggregate into one decision.
 //! - `store`: crossings in the gateway's own database.
@@ -13,6 +14,7 @@ pub mod api;
 pub mod cli;
 pub mod domain;
 pub mod mesh;
+pub mod saga;
 pub mod store;
 
 use std::time::Duration;
@@ -32,15 +34,19 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     let url = config.database_url("gateway", config.gateway.database_url.as_ref());
     let pool = storage::connect(&url, &MIGRATIONS).await?;
     let agencies = agencies::Agencies::connect_lazy(&config.gateway)?;
-    let api = api::CrossingApi::new(
-        store::Store::new(pool.clone()),
-        agencies,
-        Duration::from_millis(config.gateway.default_deadline_ms),
-    );
+    let saga = saga::Saga::new(store::Store::new(pool.clone()), agencies);
+    let budget = Duration::from_millis(config.gateway.default_deadline_ms);
+    let recovery = tokio::spawn(saga.clone().recover(
+        budget,
+        Duration::from_millis(config.gateway.recovery_interval_ms),
+        handle.shutdown.clone(),
+    ));
+    let api = api::CrossingApi::new(saga, budget);
     let served = handle
         .serve(SERVICE_NAME, Routes::new(CrossingServiceServer::new(api)))
         .await;
     // Closing the last connection checkpoints SQLite's write-ahead log into the database file.
+    recovery.abort();
     pool.close().await;
     served
 }

@@ -99,6 +99,8 @@ pub struct GatewayConfig {
     pub sanitary_url: String,
     /// Budget of a crossing when the caller sends no `grpc-timeout`.
     pub default_deadline_ms: u64,
+    /// How often crossings left PENDING (an agency down, a gateway crash) are resumed.
+    pub recovery_interval_ms: u64,
 }
 
 impl Default for GatewayConfig {
@@ -110,6 +112,7 @@ impl Default for GatewayConfig {
             customs_url: format!("http://{}", loopback(CUSTOMS_PORT)),
             sanitary_url: format!("http://{}", loopback(SANITARY_PORT)),
             default_deadline_ms: 5_000,
+            recovery_interval_ms: 1_000,
         }
     }
 }

@@ -1,0 +1,552 @@
+//! The crossing saga: each agency call is a step whose intent is written before the call and
+//! whose answer is written after it, so that a crossing interrupted by an outage or a crash is
+//! resumed, by the caller's retry or by the recovery loop, without repeating any step's effect.
+//! Every step carries a request id derived from the crossing and the step, which the agencies
+//! honour, so even a step whose answer was lost is applied once.
+
+use std::{collections::BTreeMap, future::Future, time::Duration};
+
+use bordermesh_kit::{
+    error::{self, FieldViolations},
+    storage::{decode_record, encode_record},
+};
+use bordermesh_proto::{
+    common::v1::{self as common, Agency, Money},
+    crossing::v1 as pb,
+    customs::v1 as customs,
+    identity::v1 as identity,
+    sanitary::v1 as sanitary,
+};
+use futures::future::try_join_all;
+use opentelemetry::{KeyValue, metrics::Counter};
+use prost::Message;
+use rust_decimal::Decimal;
+use tokio::sync::broadcast;
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+use uuid::Uuid;
+
+use crate::{
+    agencies::{Agencies, Deadline},
+    domain::decision,
+    store::Store,
+};
+
+/// How long a PENDING crossing rests before the recovery loop takes it up, so that it does not
+/// race the caller that is still driving it.
+const RECOVERY_IDLE: Duration = Duration::from_secs(2);
+/// Crossings the recovery loop resumes per round.
+const RECOVERY_BATCH: i64 = 64;
+
+/// What became of a drive.
+pub enum Driven {
+    /// Decided, or still PENDING because an agency could not be reached in time.
+    Crossing(Box<pb::Crossing>),
+    /// An agency refused the submission; the crossing is REJECTED with this status.
+    Rejected(Status),
+}
+
+#[derive(Clone)]
+pub struct Saga {
+    store: Store,
+    agencies: Agencies,
+    decided: Counter<u64>,
+    changes: broadcast::Sender<pb::Crossing>,
+}
+
+/// Renames an agency's field paths into the crossing's, so the caller learns which of its own
+/// fields is wrong: `traveller.document.mrz` of traveller 2 is `crossing.travellers[2].document.mrz`.
+fn rename_violations(status: Status, rename: impl Fn(&str) -> String) -> Status {
+    let details = status.get_error_details();
+    let Some(bad_request) = details.bad_request() else {
+        return error::status(Code::InvalidArgument, "INVALID_ARGUMENT", status.message());
+    };
+    let mut violations = FieldViolations::new();
+    for violation in &bad_request.field_violations {
+        violations.add(rename(&violation.field), violation.description.clone());
+    }
+    violations.into_status()
+}
+
+/// What the caller sees when an agency fails: its own words for bad input, a retryable code
+/// for an outage, and an opaque INTERNAL for the rest.
+fn agency_error(agency: &str, status: Status, rename: impl Fn(&str) -> String) -> Status {
+    match status.code() {
+        Code::InvalidArgument => rename_violations(status, rename),
+        Code::Unavailable => error::status(
+            Code::Unavailable,
+            "AGENCY_UNAVAILABLE",
+            format!("{agency} is unavailable; retry with the same request_id"),
+        ),
+        Code::DeadlineExceeded | Code::Cancelled => error::status(
+            Code::DeadlineExceeded,
+            "AGENCY_TIMEOUT",
+            format!("{agency} did not answer within the deadline; retry with the same request_id"),
+        ),
+        _ => error::internal(agency, status.message()),
+    }
+}
+
+fn crossing_path(prefix: &str) -> impl Fn(&str) -> String + '_ {
+    move |field: &str| {
+        if let Some(rest) = field.strip_prefix("items") {
+            format!("crossing.goods{rest}")
+        } else if let Some(rest) = field.strip_prefix("traveller") {
+            format!("{prefix}{rest}")
+        } else {
+            format!("crossing.{field}")
+        }
+    }
+}
+
+/// A subject path of an agency's reason, in the crossing's terms.
+fn subject_in_crossing(subject: &str, traveller: Option<usize>) -> String {
+    match (traveller, subject.strip_prefix("traveller")) {
+        (Some(index), Some(rest)) => format!("travellers[{index}]{rest}"),
+        _ => match subject.strip_prefix("items") {
+            Some(rest) => format!("goods{rest}"),
+            None => subject.to_owned(),
+        },
+    }
+}
+
+fn with_subjects(reasons: Vec<common::Reason>, traveller: Option<usize>) -> Vec<common::Reason> {
+    reasons
+        .into_iter()
+        .map(|reason| common::Reason {
+            subject: subject_in_crossing(&reason.subject, traveller),
+            ..reason
+        })
+        .collect()
+}
+
+fn step_id(crossing_id: Uuid, step: &str) -> String {
+    Uuid::new_v5(&crossing_id, step.as_bytes()).to_string()
+}
+
+/// Duties and VAT added up per currency.
+fn amounts_due(declaration: &customs::Declaration) -> Vec<Money> {
+    let mut totals: BTreeMap<String, Decimal> = BTreeMap::new();
+    for money in declaration.total_duty.iter().chain(&declaration.total_vat) {
+        if let Ok(amount) = money.amount.parse::<Decimal>() {
+            *totals.entry(money.currency_code.clone()).or_default() += amount;
+        }
+    }
+    totals
+        .into_iter()
+        .map(|(currency_code, amount)| Money {
+            currency_code,
+            amount: amount.to_string(),
+        })
+        .collect()
+}
+
+impl Saga {
+    pub fn new(store: Store, agencies: Agencies) -> Self {
+        Self {
+            store,
+            agencies,
+            decided: opentelemetry::global::meter("bordermesh")
+                .u64_counter("bordermesh.crossings")
+                .with_description("Crossings decided, by outcome")
+                .build(),
+            changes: broadcast::channel(1024).0,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Every change of every crossing this gateway makes.
+    pub fn subscribe(&self) -> broadcast::Receiver<pb::Crossing> {
+        self.changes.subscribe()
+    }
+
+    /// Publishes a change to the watchers; nobody watching is fine.
+    pub fn publish(&self, crossing: &pb::Crossing) {
+        let _ = self.changes.send(crossing.clone());
+    }
+
+    /// One step: the saved answer when the step already completed, else the intent, the call,
+    /// and the answer.
+    async fn step<M, R, F, Fut>(
+        &self,
+        crossing_id: Uuid,
+        agency: &'static str,
+        step: &str,
+        deadline: Deadline,
+        message: M,
+        call: F,
+    ) -> Result<R, Status>
+    where
+        M: Clone,
+        R: Message + Default,
+        F: FnMut(Request<M>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        let crossing = crossing_id.to_string();
+        let saved = self
+            .store
+            .step_response(&crossing, step)
+            .await
+            .map_err(|e| error::internal("reading the saga log", e))?;
+        if let Some(saved) = saved {
+            return decode_record(&saved).map_err(|e| error::internal("decoding a saga step", e));
+        }
+        self.store
+            .step_intent(&crossing, step)
+            .await
+            .map_err(|e| error::internal("writing a saga intent", e))?;
+        let response = self.agencies.step(agency, deadline, message, call).await?;
+        self.store
+            .step_done(&crossing, step, &encode_record(&response))
+            .await
+            .map_err(|e| error::internal("writing a saga result", e))?;
+        Ok(response)
+    }
+
+    /// Drives a PENDING crossing as far as the agencies allow within `deadline`.
+    pub async fn drive(
+        &self,
+        crossing: pb::Crossing,
+        deadline: Deadline,
+    ) -> Result<Driven, Status> {
+        let crossing_id = Uuid::parse_str(&crossing.crossing_id)
+            .map_err(|e| error::internal("a stored crossing id", e))?;
+        let submission = crossing.submission.clone().unwrap_or_default();
+        let now = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
+        match self.decide(crossing_id, &submission, deadline).await {
+            Ok(decision) => {
+                let outcome = decision.outcome().as_str_name();
+                let decided = pb::Crossing {
+                    status: pb::CrossingStatus::Decided.into(),
+                    decision: Some(decision),
+                    update_time: now,
+                    ..crossing
+                };
+                let finished = self
+                    .store
+                    .finish(&decided, None)
+                    .await
+                    .map_err(|e| error::internal("storing a decision", e))?;
+                if finished {
+                    self.decided.add(1, &[KeyValue::new("outcome", outcome)]);
+                    tracing::info!(crossing_id = %decided.crossing_id, outcome, "crossing decided");
+                    self.publish(&decided);
+                }
+                self.reread(&decided.crossing_id)
+                    .await
+                    .map(|crossing| Driven::Crossing(Box::new(crossing)))
+            }
+            Err(status) if status.code() == Code::InvalidArgument => {
+                let rejected = pb::Crossing {
+                    status: pb::CrossingStatus::Rejected.into(),
+                    update_time: now,
+                    ..crossing
+                };
+                let saved = encode_status(&status);
+                let finished = self
+                    .store
+                    .finish(&rejected, Some(&saved))
+                    .await
+                    .map_err(|e| error::internal("storing a rejection", e))?;
+                if finished {
+                    tracing::info!(crossing_id = %rejected.crossing_id, "crossing rejected by an agency");
+                    self.publish(&rejected);
+                }
+                Ok(Driven::Rejected(status))
+            }
+            Err(status) if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded) => {
+                tracing::warn!(crossing_id = %crossing.crossing_id, code = ?status.code(), "crossing left pending");
+                Ok(Driven::Crossing(Box::new(crossing)))
+            }
+            Err(status) => Err(status),
+        }
+    }
+
+    async fn reread(&self, crossing_id: &str) -> Result<pb::Crossing, Status> {
+        self.store
+            .by_id(crossing_id)
+            .await
+            .map_err(|e| error::internal("reading a crossing", e))?
+            .ok_or_else(|| error::internal("reading a crossing", "crossing vanished"))
+    }
+
+    /// Resumes crossings left PENDING (by an outage, or a crash of any gateway replica) until
+    /// `shutdown`; runs once at start.
+    pub async fn recover(
+        self,
+        budget: Duration,
+        every: Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        loop {
+            match self
+                .store
+                .pending(RECOVERY_IDLE.as_millis() as i64, RECOVERY_BATCH)
+                .await
+            {
+                Ok(pending) => {
+                    for crossing in pending {
+                        let id = crossing.crossing_id.clone();
+                        if let Err(status) = self.drive(crossing, Deadline::after(budget)).await {
+                            tracing::warn!(crossing_id = %id, code = ?status.code(), "recovery could not finish a crossing");
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "recovery could not read pending crossings")
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}
+
+/// A refusal as stored: the encoded google.rpc.Status with its details.
+fn encode_status(status: &Status) -> String {
+    let details = tonic_types::pb::Status::decode(status.details()).unwrap_or_default();
+    let stored = tonic_types::pb::Status {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        details: details.details,
+    };
+    encode_record(&stored)
+}
+
+/// The stored refusal, as the caller first received it.
+pub fn decode_status(stored: &str) -> Result<Status, Status> {
+    let status: tonic_types::pb::Status =
+        decode_record(stored).map_err(|e| error::internal("decoding a stored rejection", e))?;
+    Ok(Status::with_details(
+        Code::from(status.code),
+        status.message.clone(),
+        status.encode_to_vec().into(),
+    ))
+}
+
+impl Saga {
+    async fn check_travellers(
+        &self,
+        crossing_id: Uuid,
+        crossing: &pb::CrossingSubmission,
+        deadline: Deadline,
+    ) -> Result<Vec<pb::Finding>, Status> {
+        let checks = crossing
+            .travellers
+            .iter()
+            .enumerate()
+            .map(|(index, traveller)| {
+                let message = identity::CheckTravellerRequest {
+                    request_id: step_id(crossing_id, &format!("identity/{index}")),
+                    crossing_point: crossing.crossing_point.clone(),
+                    direction: crossing.direction,
+                    traveller: Some(traveller.clone()),
+                    crossing_date: crossing.crossing_date,
+                };
+                async move {
+                    let step = format!("identity/{index}");
+                    let response = self
+                        .step(
+                            crossing_id,
+                            "identity",
+                            &step,
+                            deadline,
+                            message,
+                            |request| {
+                                let mut client = self.agencies.identity.clone();
+                                async move { client.check_traveller(request).await }
+                            },
+                        )
+                        .await
+                        .map_err(|status| {
+                            let prefix = format!("crossing.travellers[{index}]");
+                            agency_error("border police", status, crossing_path(&prefix))
+                        })?;
+                    let check = response.check.unwrap_or_default();
+                    Ok::<_, Status>(pb::Finding {
+                        agency: Agency::BorderPolice.into(),
+                        subject: format!("travellers[{index}]"),
+                        verdict: check.verdict,
+                        reasons: with_subjects(check.reasons, Some(index)),
+                        record_id: check.check_id,
+                    })
+                }
+            });
+        try_join_all(checks).await
+    }
+
+    /// Lodges the goods and cash with customs; `None` when there is nothing to declare.
+    async fn declare_to_customs(
+        &self,
+        crossing_id: Uuid,
+        crossing: &pb::CrossingSubmission,
+        deadline: Deadline,
+    ) -> Result<Option<customs::Declaration>, Status> {
+        if crossing.goods.is_empty() && crossing.cash.is_empty() {
+            return Ok(None);
+        }
+        let message = customs::AssessDeclarationRequest {
+            request_id: step_id(crossing_id, "customs"),
+            crossing_point: crossing.crossing_point.clone(),
+            direction: crossing.direction,
+            transport_mode: crossing.transport_mode,
+            procedure: crossing.procedure,
+            declarant: crossing.declarant.clone(),
+            vehicle: crossing.vehicle.clone(),
+            items: crossing.goods.clone(),
+            cash: crossing.cash.clone(),
+            crossing_date: crossing.crossing_date,
+        };
+        let response = self
+            .step(
+                crossing_id,
+                "customs",
+                "customs",
+                deadline,
+                message,
+                |request| {
+                    let mut client = self.agencies.customs.clone();
+                    async move { client.assess_declaration(request).await }
+                },
+            )
+            .await
+            .map_err(|status| agency_error("customs", status, crossing_path("crossing")))?;
+        Ok(response.declaration)
+    }
+
+    /// Sends declared consignments and customs' referrals to the sanitary service.
+    async fn assess_consignments(
+        &self,
+        crossing_id: Uuid,
+        crossing: &pb::CrossingSubmission,
+        declaration: Option<&customs::Declaration>,
+        deadline: Deadline,
+    ) -> Result<Option<sanitary::Assessment>, Status> {
+        let referrals: Vec<sanitary::CustomsReferral> = declaration
+            .map(|d| d.referrals.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter(|referral| referral.agency == i32::from(Agency::Sanitary))
+            .map(|referral| {
+                let origin = usize::try_from(referral.item_index)
+                    .ok()
+                    .and_then(|index| crossing.goods.get(index))
+                    .map(|item| item.origin_country.clone())
+                    .unwrap_or_default();
+                sanitary::CustomsReferral {
+                    subject: format!("goods[{}]", referral.item_index),
+                    commodity_code: referral.commodity_code.clone(),
+                    origin_country: origin,
+                    document_type: referral.document_type.clone(),
+                }
+            })
+            .collect();
+        if crossing.consignments.is_empty() && referrals.is_empty() {
+            return Ok(None);
+        }
+        let message = sanitary::AssessConsignmentsRequest {
+            request_id: step_id(crossing_id, "sanitary"),
+            crossing_point: crossing.crossing_point.clone(),
+            direction: crossing.direction,
+            consignments: crossing.consignments.clone(),
+            referrals,
+            crossing_date: crossing.crossing_date,
+        };
+        let response = self
+            .step(
+                crossing_id,
+                "sanitary",
+                "sanitary",
+                deadline,
+                message,
+                |request| {
+                    let mut client = self.agencies.sanitary.clone();
+                    async move { client.assess_consignments(request).await }
+                },
+            )
+            .await
+            .map_err(|status| {
+                agency_error("sanitary inspection", status, crossing_path("crossing"))
+            })?;
+        Ok(response.assessment)
+    }
+
+    /// Consults every agency the crossing concerns and aggregates their findings.
+    async fn decide(
+        &self,
+        crossing_id: Uuid,
+        crossing: &pb::CrossingSubmission,
+        deadline: Deadline,
+    ) -> Result<pb::Decision, Status> {
+        let (mut findings, declaration) = tokio::try_join!(
+            self.check_travellers(crossing_id, crossing, deadline),
+            self.declare_to_customs(crossing_id, crossing, deadline),
+        )?;
+        let assessment = self
+            .assess_consignments(crossing_id, crossing, declaration.as_ref(), deadline)
+            .await?;
+        let mut amounts = Vec::new();
+        if let Some(declaration) = &declaration {
+            amounts = amounts_due(declaration);
+            findings.push(pb::Finding {
+                agency: Agency::Customs.into(),
+                subject: "goods".into(),
+                verdict: declaration.verdict,
+                reasons: with_subjects(declaration.reasons.clone(), None),
+                record_id: declaration.declaration_id.clone(),
+            });
+        }
+        if let Some(assessment) = &assessment {
+            findings.extend(
+                assessment
+                    .consignments
+                    .iter()
+                    .map(|consignment| pb::Finding {
+                        agency: Agency::Sanitary.into(),
+                        subject: consignment.subject.clone(),
+                        verdict: consignment.verdict,
+                        reasons: consignment.reasons.clone(),
+                        record_id: assessment.assessment_id.clone(),
+                    }),
+            );
+        }
+        Ok(decision::decide(findings, amounts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agency_field_paths_become_crossing_paths() {
+        let traveller = crossing_path("crossing.travellers[2]");
+        assert_eq!(
+            traveller("traveller.document.mrz"),
+            "crossing.travellers[2].document.mrz"
+        );
+        assert_eq!(traveller("crossing_date"), "crossing.crossing_date");
+        let goods = crossing_path("crossing");
+        assert_eq!(
+            goods("items[3].commodity_code"),
+            "crossing.goods[3].commodity_code"
+        );
+        assert_eq!(
+            goods("consignments[0].species"),
+            "crossing.consignments[0].species"
+        );
+        assert_eq!(
+            subject_in_crossing("traveller.document.mrz", Some(1)),
+            "travellers[1].document.mrz"
+        );
+        assert_eq!(
+            subject_in_crossing("items[0].commodity_code", None),
+            "goods[0].commodity_code"
+        );
+    }
+}
