@@ -29,9 +29,18 @@ fn spawn_gateway(config: &Config, addr: std::net::SocketAddr, database_url: &str
         .arg(&config.data_dir)
         .env("BORDERMESH_GATEWAY__LISTEN", addr.to_string())
         .env("BORDERMESH_GATEWAY__DATABASE_URL", database_url)
-        .env("BORDERMESH_GATEWAY__IDENTITY_URL", &config.gateway.identity_url)
-        .env("BORDERMESH_GATEWAY__CUSTOMS_URL", &config.gateway.customs_url)
-        .env("BORDERMESH_GATEWAY__SANITARY_URL", &config.gateway.sanitary_url)
+        .env(
+            "BORDERMESH_GATEWAY__IDENTITY_URL",
+            &config.gateway.identity_url,
+        )
+        .env(
+            "BORDERMESH_GATEWAY__CUSTOMS_URL",
+            &config.gateway.customs_url,
+        )
+        .env(
+            "BORDERMESH_GATEWAY__SANITARY_URL",
+            &config.gateway.sanitary_url,
+        )
         .env("BORDERMESH_GATEWAY__RECOVERY_INTERVAL_MS", "200")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -105,7 +114,11 @@ async fn crash_and_recover(database_url: &str, data_dir: &std::path::Path, check
     let mut client = connect(addr).await;
     let retried = Arc::new(AtomicUsize::new(0));
     let still_unanswered = send_all(&client, &unanswered, &retried).await;
-    assert!(still_unanswered.is_empty(), "{} retries failed", still_unanswered.len());
+    assert!(
+        still_unanswered.is_empty(),
+        "{} retries failed",
+        still_unanswered.len()
+    );
 
     // Every crossing the gateway accepted is finished by the caller's retry or by recovery.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -121,7 +134,11 @@ async fn crash_and_recover(database_url: &str, data_dir: &std::path::Path, check
             if crossing.status() == CrossingStatus::Decided {
                 break;
             }
-            assert!(Instant::now() < deadline, "crossing {} stayed pending", crossing.crossing_id);
+            assert!(
+                Instant::now() < deadline,
+                "crossing {} stayed pending",
+                crossing.crossing_id
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -140,7 +157,10 @@ async fn crash_and_recover(database_url: &str, data_dir: &std::path::Path, check
         );
     }
     if check_sqlite {
-        assert_eq!(count_rows(data_dir, "gateway", "crossings").await, CROSSINGS as i64);
+        assert_eq!(
+            count_rows(data_dir, "gateway", "crossings").await,
+            CROSSINGS as i64
+        );
     }
 }
 
@@ -154,7 +174,10 @@ async fn kill_9_mid_saga_loses_and_doubles_nothing_on_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_saga_loses_and_doubles_nothing_on_postgres() {
     let Ok(server) = std::env::var(testing::POSTGRES_URL_VAR) else {
-        eprintln!("{} is not set: the PostgreSQL run is skipped", testing::POSTGRES_URL_VAR);
+        eprintln!(
+            "{} is not set: the PostgreSQL run is skipped",
+            testing::POSTGRES_URL_VAR
+        );
         return;
     };
     let database = testing::postgres(&server).await.unwrap();

@@ -15,7 +15,9 @@ use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 async fn client(addr: std::net::SocketAddr) -> CrossingServiceClient<Channel> {
-    CrossingServiceClient::connect(format!("http://{addr}")).await.unwrap()
+    CrossingServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -30,12 +32,20 @@ async fn a_crossing_waits_pending_while_customs_is_down_and_completes_when_it_re
     let mut client = client(gateway.addr).await;
 
     let request = lorry();
-    let pending = client.process_crossing(request.clone()).await.unwrap().into_inner().crossing.unwrap();
+    let pending = client
+        .process_crossing(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .crossing
+        .unwrap();
     assert_eq!(pending.status(), CrossingStatus::Pending);
     assert!(pending.decision.is_none());
 
     let mut watch = client
-        .watch_crossing(WatchCrossingRequest { crossing_id: pending.crossing_id.clone() })
+        .watch_crossing(WatchCrossingRequest {
+            crossing_id: pending.crossing_id.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -52,12 +62,27 @@ async fn a_crossing_waits_pending_while_customs_is_down_and_completes_when_it_re
         .unwrap();
     assert_eq!(decided.status(), CrossingStatus::Decided);
     assert_eq!(decided.crossing_id, pending.crossing_id);
-    assert_eq!(decided.decision.as_ref().unwrap().outcome(), Outcome::Referred);
+    assert_eq!(
+        decided.decision.as_ref().unwrap().outcome(),
+        Outcome::Referred
+    );
 
-    let again = client.process_crossing(request).await.unwrap().into_inner().crossing.unwrap();
+    let again = client
+        .process_crossing(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .crossing
+        .unwrap();
     assert_eq!(again, decided);
-    assert_eq!(count_rows(data_dir.path(), "identity", "traveller_checks").await, 1);
-    assert_eq!(count_rows(data_dir.path(), "customs", "declarations").await, 1);
+    assert_eq!(
+        count_rows(data_dir.path(), "identity", "traveller_checks").await,
+        1
+    );
+    assert_eq!(
+        count_rows(data_dir.path(), "customs", "declarations").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -77,7 +102,10 @@ async fn a_caller_whose_deadline_passes_mid_saga_gets_the_one_crossing_on_retry(
             abandoned.push(request);
         }
     }
-    assert!(!abandoned.is_empty(), "a 1 ms deadline cuts some crossings short");
+    assert!(
+        !abandoned.is_empty(),
+        "a 1 ms deadline cuts some crossings short"
+    );
 
     let started = Instant::now();
     for request in &abandoned {
@@ -89,14 +117,18 @@ async fn a_caller_whose_deadline_passes_mid_saga_gets_the_one_crossing_on_retry(
                 .into_inner()
                 .crossing
                 .unwrap();
-            if crossing.status() == CrossingStatus::Decided || started.elapsed() > Duration::from_secs(20) {
+            if crossing.status() == CrossingStatus::Decided
+                || started.elapsed() > Duration::from_secs(20)
+            {
                 break crossing;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         assert_eq!(crossing.status(), CrossingStatus::Decided);
         let read = client
-            .get_crossing(GetCrossingRequest { crossing_id: crossing.crossing_id.clone() })
+            .get_crossing(GetCrossingRequest {
+                crossing_id: crossing.crossing_id.clone(),
+            })
             .await
             .unwrap()
             .into_inner()
@@ -110,7 +142,10 @@ async fn a_caller_whose_deadline_passes_mid_saga_gets_the_one_crossing_on_retry(
         ("customs", "declarations"),
         ("sanitary", "assessments"),
     ] {
-        assert!(count_rows(data_dir.path(), service, table).await <= 10, "{table} has doubles");
+        assert!(
+            count_rows(data_dir.path(), service, table).await <= 10,
+            "{table} has doubles"
+        );
     }
 }
 
@@ -173,7 +208,58 @@ async fn a_rejected_crossing_is_rejected_again_on_retry() {
     for _ in 0..2 {
         let status = client.process_crossing(request.clone()).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        assert!(status.message().contains("crossing.goods[0].commodity_code"), "{}", status.message());
+        assert!(
+            status
+                .message()
+                .contains("crossing.goods[0].commodity_code"),
+            "{}",
+            status.message()
+        );
     }
     assert_eq!(count_rows(data_dir.path(), "gateway", "crossings").await, 1);
+}
+
+#[tokio::test]
+async fn an_overloaded_gateway_sheds_load_with_resource_exhausted_and_stays_healthy() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = config(data_dir.path());
+    let _agencies = agencies(&mut config).await;
+    config.max_concurrent_calls = 2;
+    let gateway = start(Service::Gateway, &config, any_port()).await;
+    let client = client(gateway.addr).await;
+    let calls = (0..32).map(|_| {
+        let mut client = client.clone();
+        async move { client.process_crossing(lorry()).await }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let shed = answers
+        .iter()
+        .filter(|a| {
+            a.as_ref()
+                .is_err_and(|s| s.code() == tonic::Code::ResourceExhausted)
+        })
+        .count();
+    let served = answers.iter().filter(|a| a.is_ok()).count();
+    assert!(shed > 0, "32 calls at once exceed a capacity of 2");
+    assert!(served > 0);
+    assert_eq!(
+        shed + served,
+        32,
+        "every call is served or shed, nothing else"
+    );
+
+    let channel = Channel::from_shared(format!("http://{}", gateway.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let health = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        health.status(),
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
 }

@@ -23,6 +23,7 @@ const ENV_KEYS: &[&str] = &[
     "data_dir",
     "drain_seconds",
     "max_connection_age_seconds",
+    "max_concurrent_calls",
     "log",
     "gateway",
     "identity",
@@ -49,6 +50,8 @@ pub struct Config {
     /// When set, a server closes each client connection after this long (gracefully), so that
     /// clients behind a connection-level load balancer reconnect and spread over the replicas.
     pub max_connection_age_seconds: Option<u64>,
+    /// Calls a server answers at once; beyond them it refuses with RESOURCE_EXHAUSTED.
+    pub max_concurrent_calls: usize,
     /// `tracing` filter, for example `info` or `bordermesh_gateway=debug,info`.
     pub log: String,
     pub gateway: GatewayConfig,
@@ -63,6 +66,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             drain_seconds: 10,
             max_connection_age_seconds: None,
+            max_concurrent_calls: 1024,
             log: "info".to_owned(),
             gateway: GatewayConfig::default(),
             identity: ServiceConfig::on_port(IDENTITY_PORT),
@@ -166,6 +170,7 @@ impl Config {
             max_connection_age: self
                 .max_connection_age_seconds
                 .map(std::time::Duration::from_secs),
+            max_concurrent_calls: self.max_concurrent_calls,
         }
     }
 

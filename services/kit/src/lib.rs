@@ -1,5 +1,6 @@
 //! The runtime every bordermesh server shares.
 //!
+//! - [`admission`]: load shedding with RESOURCE_EXHAUSTED beyond a server's capacity.
 //! - [`config`]: layered configuration (defaults, one TOML file, `BORDERMESH_*` variables).
 //! - [`telemetry`]: `tracing` logs, OTLP traces and metrics, W3C trace context propagation;
 //!   never personal data, only ids.
@@ -14,6 +15,7 @@
 //! - [`idempotency`]: AIP-155 request ids: a repeat returns the saved first answer.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod config;
 pub mod error;
 pub mod idempotency;

@@ -18,6 +18,8 @@ pub struct ServerOptions {
     pub drain: Duration,
     /// Connections are closed gracefully after this age, when set.
     pub max_connection_age: Option<Duration>,
+    /// Calls answered at once; more are refused with RESOURCE_EXHAUSTED.
+    pub max_concurrent_calls: usize,
 }
 
 /// Where a server listens and when it must stop.
@@ -96,6 +98,9 @@ impl ServerHandle {
         let server = builder
             .trace_fn(crate::telemetry::rpc_span)
             .layer(crate::metrics::RpcMetricsLayer::default())
+            .layer(crate::admission::AdmissionLayer::new(
+                self.options.max_concurrent_calls,
+            ))
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), stop_accepting);
         let drain_deadline = async {
