@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::{
     agencies::Deadline,
+    domain::audit::{self, Accessor},
     saga::{Driven, Saga, decode_status},
     store::ListPosition,
 };
@@ -38,11 +39,58 @@ const CROSSING_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b0a_5e7d_4c1e_9a3b_8d2f
 pub struct CrossingApi {
     saga: Saga,
     budget: Duration,
+    /// The agency whose officers may ask who accessed a traveller's records.
+    audit_agency: String,
 }
 
 impl CrossingApi {
-    pub fn new(saga: Saga, budget: Duration) -> Self {
-        Self { saga, budget }
+    pub fn new(saga: Saga, budget: Duration, audit_agency: String) -> Self {
+        Self {
+            saga,
+            budget,
+            audit_agency,
+        }
+    }
+
+    /// Writes the access to the trail before any personal data leaves; no trail, no answer.
+    async fn audit(
+        &self,
+        accessor: &Accessor,
+        action: &str,
+        crossing_ids: &[String],
+    ) -> Result<(), Status> {
+        if crossing_ids.is_empty() {
+            return Ok(());
+        }
+        self.saga
+            .store()
+            .append_audit(accessor, action, crossing_ids)
+            .await
+            .map_err(|e| error::internal("writing the audit trail", e))
+    }
+}
+
+/// Request metadata naming who calls and why.
+const AGENCY_HEADER: &str = "x-bordermesh-agency";
+const OFFICER_HEADER: &str = "x-bordermesh-officer";
+const PURPOSE_HEADER: &str = "x-bordermesh-purpose";
+const UNSTATED: &str = "unstated";
+const MAX_ACCESSOR_FIELD: usize = 128;
+
+fn accessor<T>(request: &Request<T>) -> Accessor {
+    let field = |name: &str| {
+        request
+            .metadata()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.chars().take(MAX_ACCESSOR_FIELD).collect::<String>())
+            .filter(|value| !value.is_empty())
+            .unwrap_or_else(|| UNSTATED.to_owned())
+    };
+    Accessor {
+        agency: field(AGENCY_HEADER),
+        officer: field(OFFICER_HEADER),
+        purpose: field(PURPOSE_HEADER),
     }
 }
 
@@ -130,6 +178,7 @@ impl CrossingService for CrossingApi {
         request: Request<pb::ProcessCrossingRequest>,
     ) -> Result<Response<pb::ProcessCrossingResponse>, Status> {
         let deadline = Deadline::from_request(&request, self.budget);
+        let accessor = accessor(&request);
         let request = request.into_inner();
         let submission = validate_request(&request)?;
         let store = self.saga.store();
@@ -164,6 +213,12 @@ impl CrossingService for CrossingApi {
                 "request_id was already used for a different crossing",
             ));
         }
+        self.audit(
+            &accessor,
+            "ProcessCrossing",
+            std::slice::from_ref(&crossing.crossing_id),
+        )
+        .await?;
         match crossing.status() {
             pb::CrossingStatus::Rejected => {
                 let stored = store
@@ -187,9 +242,13 @@ impl CrossingService for CrossingApi {
     ) -> Result<Response<pb::GetCrossingResponse>, Status> {
         let id = validate::record_id("crossing_id", &request.get_ref().crossing_id)?;
         match self.saga.store().by_id(&id.to_string()).await {
-            Ok(Some(crossing)) => Ok(Response::new(pb::GetCrossingResponse {
-                crossing: Some(crossing),
-            })),
+            Ok(Some(crossing)) => {
+                self.audit(&accessor(&request), "GetCrossing", &[id.to_string()])
+                    .await?;
+                Ok(Response::new(pb::GetCrossingResponse {
+                    crossing: Some(crossing),
+                }))
+            }
             Ok(None) => Err(error::not_found("Crossing", &id.to_string())),
             Err(e) => Err(error::internal("reading a crossing", e)),
         }
@@ -199,6 +258,7 @@ impl CrossingService for CrossingApi {
         &self,
         request: Request<pb::ListCrossingsRequest>,
     ) -> Result<Response<pb::ListCrossingsResponse>, Status> {
+        let accessor = accessor(&request);
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         validate::required_text("crossing_point", &request.crossing_point, &mut violations);
@@ -256,6 +316,11 @@ impl CrossingService for CrossingApi {
             }
             None => String::new(),
         };
+        let listed: Vec<String> = rows
+            .iter()
+            .map(|(position, _)| position.crossing_id.clone())
+            .collect();
+        self.audit(&accessor, "ListCrossings", &listed).await?;
         Ok(Response::new(pb::ListCrossingsResponse {
             crossings: rows.into_iter().map(|(_, crossing)| crossing).collect(),
             next_page_token,
@@ -277,6 +342,12 @@ impl CrossingService for CrossingApi {
             .await
             .map_err(|e| error::internal("reading a crossing", e))?
             .ok_or_else(|| error::not_found("Crossing", &id))?;
+        self.audit(
+            &accessor(&request),
+            "WatchCrossing",
+            std::slice::from_ref(&id),
+        )
+        .await?;
         let (sender, receiver) = mpsc::channel(16);
         tokio::spawn(async move {
             let mut last = first;
@@ -305,5 +376,57 @@ impl CrossingService for CrossingApi {
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
+    async fn list_personal_data_access(
+        &self,
+        request: Request<pb::ListPersonalDataAccessRequest>,
+    ) -> Result<Response<pb::ListPersonalDataAccessResponse>, Status> {
+        let asker = accessor(&request);
+        if asker.agency != self.audit_agency {
+            return Err(error::status(
+                Code::PermissionDenied,
+                "NOT_AUDIT_AGENCY",
+                format!(
+                    "only the agency {} may read the audit trail",
+                    self.audit_agency
+                ),
+            ));
+        }
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        validate::country("issuing_state", &request.issuing_state, &mut violations);
+        validate::required_text("document_number", &request.document_number, &mut violations);
+        violations.into_result(())?;
+        let key = audit::traveller_key(&request.issuing_state, &request.document_number);
+        let entries = self
+            .saga
+            .store()
+            .accesses_for_traveller(&key)
+            .await
+            .map_err(|e| error::internal("reading the audit trail", e))?;
+        let mut crossings: Vec<String> = entries.iter().map(|e| e.crossing_id.clone()).collect();
+        crossings.sort();
+        crossings.dedup();
+        self.audit(&asker, "ListPersonalDataAccess", &crossings)
+            .await?;
+        let accesses = entries
+            .into_iter()
+            .map(|entry| pb::PersonalDataAccess {
+                sequence: entry.sequence,
+                access_time: Some(prost_types::Timestamp {
+                    seconds: entry.at.div_euclid(1000),
+                    nanos: (entry.at.rem_euclid(1000) * 1_000_000) as i32,
+                }),
+                agency: entry.accessor.agency,
+                officer: entry.accessor.officer,
+                purpose: entry.accessor.purpose,
+                action: entry.action,
+                crossing_id: entry.crossing_id,
+            })
+            .collect();
+        Ok(Response::new(pb::ListPersonalDataAccessResponse {
+            accesses,
+        }))
     }
 }

@@ -115,6 +115,45 @@ pub async fn cross(file: &Path, gateway: &str, json: bool) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Walks the gateway's audit trail and reports every altered, relinked or removed entry.
+/// Returns whether the trail is intact. The head hash it prints is what an operator records
+/// elsewhere: a removed tail shows only against such an outside copy.
+pub async fn verify_audit(database_url: &str) -> anyhow::Result<bool> {
+    use crate::domain::audit::{self, Tampering};
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or_default();
+        anyhow::ensure!(Path::new(path).exists(), "no gateway database at {path}");
+    }
+    let pool = bordermesh_kit::storage::connect(database_url, &crate::MIGRATIONS).await?;
+    let entries = crate::store::Store::new(pool.clone())
+        .audit_entries()
+        .await?;
+    pool.close().await;
+    let tampering = audit::verify(&entries);
+    for found in &tampering {
+        match found {
+            Tampering::Altered { sequence } => println!("entry {sequence}: altered"),
+            Tampering::BrokenLink { sequence } => {
+                println!("entry {sequence}: does not follow the entry before it")
+            }
+            Tampering::Removed { after, before } => {
+                println!("entries after {after} and before {before}: removed")
+            }
+        }
+    }
+    match entries.last() {
+        Some(head) if tampering.is_empty() => println!(
+            "audit trail intact: {} entries; head {} {}",
+            entries.len(),
+            head.sequence,
+            head.hash
+        ),
+        None => println!("audit trail empty"),
+        Some(_) => println!("audit trail TAMPERED: {} findings", tampering.len()),
+    }
+    Ok(tampering.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

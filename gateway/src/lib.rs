@@ -41,7 +41,7 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
         Duration::from_millis(config.gateway.recovery_interval_ms),
         handle.shutdown.clone(),
     ));
-    let api = api::CrossingApi::new(saga, budget);
+    let api = api::CrossingApi::new(saga, budget, config.gateway.audit_agency.clone());
     let served = handle
         .serve(SERVICE_NAME, Routes::new(CrossingServiceServer::new(api)))
         .await;

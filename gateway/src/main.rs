@@ -42,6 +42,11 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Works on the gateway's audit trail of access to personal data.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Submits a crossing written as proto3 JSON and prints the decision.
     Cross {
         file: PathBuf,
@@ -51,6 +56,16 @@ enum Command {
         /// Print the whole crossing as proto3 JSON instead of a summary.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Checks the hash chain; exits non-zero when an entry was altered or removed.
+    Verify {
+        /// Directory of the SQLite files, when the gateway has no database_url.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -105,6 +120,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 service.serve(&config, handle).await
             })
             .await
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { data_dir },
+        } => {
+            let config = load_config(&cli, data_dir.clone())?;
+            let url = config.database_url("gateway", config.gateway.database_url.as_ref());
+            if cli::verify_audit(&url).await? {
+                Ok(())
+            } else {
+                anyhow::bail!("the audit trail was tampered with")
+            }
         }
         Command::Cross {
             file,

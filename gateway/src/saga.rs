@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::{
     agencies::{Agencies, Deadline},
-    domain::decision,
+    domain::{audit, decision},
     store::Store,
 };
 
@@ -217,7 +217,11 @@ impl Saga {
         let submission = crossing.submission.clone().unwrap_or_default();
         let now = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
         match self.decide(crossing_id, &submission, deadline).await {
-            Ok(decision) => {
+            Ok((decision, traveller_keys)) => {
+                self.store
+                    .record_travellers(&crossing.crossing_id, &traveller_keys)
+                    .await
+                    .map_err(|e| error::internal("recording a crossing's travellers", e))?;
                 let outcome = decision.outcome().as_str_name();
                 let decided = pb::Crossing {
                     status: pb::CrossingStatus::Decided.into(),
@@ -335,7 +339,7 @@ impl Saga {
         crossing_id: Uuid,
         crossing: &pb::CrossingSubmission,
         deadline: Deadline,
-    ) -> Result<Vec<pb::Finding>, Status> {
+    ) -> Result<Vec<(pb::Finding, Option<String>)>, Status> {
         let checks = crossing
             .travellers
             .iter()
@@ -368,13 +372,18 @@ impl Saga {
                             agency_error("border police", status, crossing_path(&prefix))
                         })?;
                     let check = response.check.unwrap_or_default();
-                    Ok::<_, Status>(pb::Finding {
+                    let traveller = check
+                        .document
+                        .as_ref()
+                        .map(|d| audit::traveller_key(&d.issuing_state, &d.document_number));
+                    let finding = pb::Finding {
                         agency: Agency::BorderPolice.into(),
                         subject: format!("travellers[{index}]"),
                         verdict: check.verdict,
                         reasons: with_subjects(check.reasons, Some(index)),
                         record_id: check.check_id,
-                    })
+                    };
+                    Ok::<_, Status>((finding, traveller))
                 }
             });
         try_join_all(checks).await
@@ -482,11 +491,12 @@ impl Saga {
         crossing_id: Uuid,
         crossing: &pb::CrossingSubmission,
         deadline: Deadline,
-    ) -> Result<pb::Decision, Status> {
-        let (mut findings, declaration) = tokio::try_join!(
+    ) -> Result<(pb::Decision, Vec<String>), Status> {
+        let (travellers, declaration) = tokio::try_join!(
             self.check_travellers(crossing_id, crossing, deadline),
             self.declare_to_customs(crossing_id, crossing, deadline),
         )?;
+        let (mut findings, traveller_keys): (Vec<_>, Vec<_>) = travellers.into_iter().unzip();
         let assessment = self
             .assess_consignments(crossing_id, crossing, declaration.as_ref(), deadline)
             .await?;
@@ -515,7 +525,8 @@ impl Saga {
                     }),
             );
         }
-        Ok(decision::decide(findings, amounts))
+        let traveller_keys = traveller_keys.into_iter().flatten().collect();
+        Ok((decision::decide(findings, amounts), traveller_keys))
     }
 }
 

@@ -4,6 +4,8 @@ use bordermesh_kit::storage::{encode_record, fetch_record, now_millis};
 use bordermesh_proto::crossing::v1::{Crossing, Outcome};
 use sqlx::AnyPool;
 
+use crate::domain::audit::{self, Accessor, AuditEntry};
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -224,11 +226,145 @@ impl Store {
         Ok(())
     }
 
+    /// Appends one audit entry per crossing, chained to the last entry. Concurrent appends
+    /// collide on the sequence number; the loser reads the new head and tries again.
+    pub async fn append_audit(
+        &self,
+        accessor: &Accessor,
+        action: &str,
+        crossing_ids: &[String],
+    ) -> anyhow::Result<()> {
+        const ATTEMPTS: u32 = 50;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_append_audit(accessor, action, crossing_ids).await {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < ATTEMPTS => {
+                    tracing::debug!(%error, attempt, "audit append collided; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt))).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    async fn try_append_audit(
+        &self,
+        accessor: &Accessor,
+        action: &str,
+        crossing_ids: &[String],
+    ) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (mut sequence, mut previous_hash) = head.unwrap_or((0, audit::GENESIS.to_owned()));
+        let at = now_millis();
+        for crossing_id in crossing_ids {
+            sequence += 1;
+            let hash =
+                audit::entry_hash(&previous_hash, sequence, at, accessor, action, crossing_id);
+            sqlx::query(
+                "INSERT INTO audit_log (sequence, at, agency, officer, purpose, action, crossing_id, previous_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(sequence)
+            .bind(at)
+            .bind(&accessor.agency)
+            .bind(&accessor.officer)
+            .bind(&accessor.purpose)
+            .bind(action)
+            .bind(crossing_id)
+            .bind(&previous_hash)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+            previous_hash = hash;
+        }
+        tx.commit().await
+    }
+
+    const AUDIT_COLUMNS: &'static str = "a.sequence, a.at, a.agency, a.officer, a.purpose, a.action, a.crossing_id, a.previous_hash, a.hash";
+
+    /// The whole trail, in sequence order.
+    pub async fn audit_entries(&self) -> anyhow::Result<Vec<AuditEntry>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM audit_log a ORDER BY a.sequence",
+            Self::AUDIT_COLUMNS
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(audit_entry).collect())
+    }
+
+    /// Every access to the crossings of the traveller with this key.
+    pub async fn accesses_for_traveller(&self, key: &str) -> anyhow::Result<Vec<AuditEntry>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM audit_log a JOIN crossing_travellers t ON a.crossing_id = t.crossing_id \
+             WHERE t.traveller_key = $1 ORDER BY a.sequence",
+            Self::AUDIT_COLUMNS
+        ))
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(audit_entry).collect())
+    }
+
+    /// Remembers which travellers a crossing concerns.
+    pub async fn record_travellers(
+        &self,
+        crossing_id: &str,
+        keys: &[String],
+    ) -> anyhow::Result<()> {
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO crossing_travellers (crossing_id, traveller_key) VALUES ($1, $2) \
+                 ON CONFLICT (crossing_id, traveller_key) DO NOTHING",
+            )
+            .bind(crossing_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
     pub async fn count(&self) -> anyhow::Result<i64> {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM crossings")
             .fetch_one(&self.pool)
             .await?;
         Ok(count)
+    }
+}
+
+type AuditRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+fn audit_entry(row: AuditRow) -> AuditEntry {
+    let (sequence, at, agency, officer, purpose, action, crossing_id, previous_hash, hash) = row;
+    AuditEntry {
+        sequence,
+        at,
+        accessor: Accessor {
+            agency,
+            officer,
+            purpose,
+        },
+        action,
+        crossing_id,
+        previous_hash,
+        hash,
     }
 }
 
@@ -338,6 +474,52 @@ mod tests {
                     .unwrap()
                     .is_empty()
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod audit_tests {
+    use bordermesh_kit::storage::{connect, testing};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_appends_make_one_unbroken_chain_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let accessor = Accessor {
+                agency: "customs".into(),
+                officer: "officer-1".into(),
+                purpose: "test".into(),
+            };
+            let appends = (0..8).map(|i| {
+                let store = store.clone();
+                let accessor = accessor.clone();
+                async move {
+                    store
+                        .append_audit(
+                            &accessor,
+                            "GetCrossing",
+                            &[format!("c-{i}"), format!("d-{i}")],
+                        )
+                        .await
+                }
+            });
+            for appended in futures::future::join_all(appends).await {
+                appended.unwrap();
+            }
+            let entries = store.audit_entries().await.unwrap();
+            assert_eq!(entries.len(), 16, "{:?}", database.backend);
+            assert!(audit::verify(&entries).is_empty());
+
+            store
+                .record_travellers("c-3", &["key".into()])
+                .await
+                .unwrap();
+            let accesses = store.accesses_for_traveller("key").await.unwrap();
+            assert_eq!(accesses.len(), 1);
+            assert_eq!(accesses[0].crossing_id, "c-3");
         }
     }
 }

@@ -105,6 +105,9 @@ pub struct GatewayConfig {
     pub default_deadline_ms: u64,
     /// How often crossings left PENDING (an agency down, a gateway crash) are resumed.
     pub recovery_interval_ms: u64,
+    /// The agency (as callers name it in `x-bordermesh-agency`) whose officers may ask who
+    /// accessed a traveller's records.
+    pub audit_agency: String,
 }
 
 impl Default for GatewayConfig {
@@ -117,6 +120,7 @@ impl Default for GatewayConfig {
             sanitary_url: format!("http://{}", loopback(SANITARY_PORT)),
             default_deadline_ms: 5_000,
             recovery_interval_ms: 1_000,
+            audit_agency: "data-protection".to_owned(),
         }
     }
 }
