@@ -5,12 +5,14 @@
 //! - `agencies`: the generated clients of the agencies, deadlines and retries.
 //! - `domain`: how verdicts aggregate into one decision.
 //! - `store`: crossings in the gateway's own database.
+//! - `bench`: `bordermesh bench crossing`.
 //! - `mesh`: the composition root that runs any one service, or all four on loopback.
 //! - `cli`: the `bordermesh cross` client that submits crossings written as JSON.
 #![forbid(unsafe_code)]
 
 pub mod agencies;
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod domain;
 pub mod mesh;

@@ -1,10 +1,10 @@
 //! `bordermesh`: run the whole mesh (`up`), one service (`serve`), or submit a crossing (`cross`).
 #![forbid(unsafe_code)]
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use bordermesh_gateway::{cli, mesh};
+use bordermesh_gateway::{bench, cli, mesh};
 use bordermesh_kit::{
     config::{Config, GATEWAY_PORT},
     server::{ServerHandle, cancel_on_signal},
@@ -42,6 +42,11 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Measures a service on loopback; the last line printed is one JSON object.
+    Bench {
+        #[command(subcommand)]
+        bench: Bench,
+    },
     /// Works on the gateway's audit trail of access to personal data.
     Audit {
         #[command(subcommand)]
@@ -56,6 +61,21 @@ enum Command {
         /// Print the whole crossing as proto3 JSON instead of a summary.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Standard crossings through the whole mesh against a bare RPC through the same stack.
+    Crossing {
+        /// Seconds each half of the measurement runs.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Calls in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, value_enum, default_value_t = bench::BenchStore::Sqlite)]
+        store: bench::BenchStore,
     },
 }
 
@@ -121,6 +141,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Bench { bench } => match bench {
+            Bench::Crossing {
+                duration,
+                concurrency,
+                store,
+            } => bench::crossing(Duration::from_secs(*duration), *concurrency, *store).await,
+        },
         Command::Audit {
             command: AuditCommand::Verify { data_dir },
         } => {

@@ -6,9 +6,11 @@ use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{service::Routes, transport::Server};
+use tonic::{
+    service::Routes,
+    transport::{Server, server::TcpIncoming},
+};
 use tonic_health::ServingStatus;
 
 /// How a server treats its connections and how it stops.
@@ -102,7 +104,12 @@ impl ServerHandle {
                 self.options.max_concurrent_calls,
             ))
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), stop_accepting);
+            .serve_with_incoming_shutdown(
+                // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms to
+                // answers that span several segments.
+                TcpIncoming::from(self.listener).with_nodelay(Some(true)),
+                stop_accepting,
+            );
         let drain_deadline = async {
             self.shutdown.cancelled().await;
             tokio::time::sleep(self.options.drain).await;
