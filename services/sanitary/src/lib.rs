@@ -1,8 +1,9 @@
 //! The veterinary and phytosanitary service: health entry documents and official controls of
 //! animals, plants and food at the border control post.
 //!
-//! `domain/` holds the rules (control regimes, check selection), `store` the SQL, `api` the
-//! tonic service that converts and validates requests.
+//! `domain/` holds the rules (control regimes, check selection, the CHED lifecycle, disease
+//! restrictions, phytosanitary certificates, travellers' luggage) with their data files under
+//! `data/`; `store` the SQL; `api` the tonic service that converts and validates requests.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -23,10 +24,10 @@ pub const SERVICE_NAME: &str = sanitary_service_server::SERVICE_NAME;
 pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> {
     let url = config.database_url("sanitary", config.sanitary.database_url.as_ref());
     let pool = storage::connect(&url, &MIGRATIONS).await?;
-    let api = api::SanitaryApi::new(
-        store::Store::new(pool.clone()),
-        domain::regime::Regimes::default_regimes()?,
-    );
+    // The built-in data files, with the policy overridable by `sanitary-policy.toml` in the
+    // data directory.
+    let rules = domain::Rulebook::load(&config.data_dir)?;
+    let api = api::SanitaryApi::new(store::Store::new(pool.clone()), rules);
     let served = handle
         .serve(SERVICE_NAME, Routes::new(SanitaryServiceServer::new(api)))
         .await;
