@@ -9,10 +9,11 @@ use bordermesh_proto::{
     sanitary::v1::{
         AssessConsignmentsRequest, Assessment, CancelChedRequest, CertifiedCommodity,
         CheckLuggageRequest, Ched, ChedPartI, ChedStatus, Consignment, CustomsReferral,
-        DocumentType, GetAssessmentRequest, GetChedRequest, GetPhytosanitaryCertificateRequest,
-        InspectionOutcome, LuggageItem, Measure, PhytosanitaryCertificate, RecordFollowUpRequest,
-        RecordInspectionResultRequest, SubmitChedRequest, SubmitPhytosanitaryCertificateRequest,
-        Treatment, TreatmentType, sanitary_service_client::SanitaryServiceClient,
+        DocumentType, GetAssessmentRequest, GetChedRequest, GetLuggageCheckRequest,
+        GetPhytosanitaryCertificateRequest, InspectionOutcome, LuggageItem, Measure,
+        PhytosanitaryCertificate, RecordFollowUpRequest, RecordInspectionResultRequest,
+        SubmitChedRequest, SubmitPhytosanitaryCertificateRequest, Treatment, TreatmentType,
+        sanitary_service_client::SanitaryServiceClient,
     },
 };
 use chrono::{Datelike, Days, NaiveDate, Utc};
@@ -306,6 +307,24 @@ async fn a_ched_serves_one_consignment_and_a_second_presentation_is_refused() {
     assert_eq!(second.verdict(), Verdict::Refuse);
     assert!(codes(&second, 0).contains(&"CHED_ALREADY_USED".to_owned()));
     assert_eq!(second.consignments[0].ched_reference, "");
+}
+
+#[tokio::test]
+async fn an_unknown_ched_reference_holds_the_consignment_and_reads_as_not_found() {
+    let mut server = Sanitary::start().await;
+    let mut presented = consignment("020230", "Bos taurus", "ARG");
+    presented.ched_reference = "CHEDP.HRV.2026.99999999".into();
+    let assessment = server.assess(assess_request(vec![presented])).await;
+    assert_eq!(assessment.verdict(), Verdict::Refer);
+    assert!(codes(&assessment, 0).contains(&"CHED_NOT_FOUND".to_owned()));
+    let status = server
+        .client
+        .get_ched(GetChedRequest {
+            reference: "CHEDP.HRV.2026.99999999".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
 }
 
 #[tokio::test]
@@ -762,6 +781,18 @@ async fn meat_in_luggage_is_seized_and_infant_milk_is_exempt() {
         .check
         .unwrap();
     assert_eq!(replay, check);
+    assert_eq!(check.traveller_reference, "T-1");
+    let stored = server
+        .client
+        .get_luggage_check(GetLuggageCheckRequest {
+            check_id: check.check_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .check
+        .unwrap();
+    assert_eq!(stored, check);
 }
 
 #[tokio::test]

@@ -351,7 +351,20 @@ impl SanitaryApi {
         let mut decisions = Vec::new();
         for draft in &command.drafts {
             let high = self.non_compliance_high(&draft.subject).await?;
-            decisions.push(assessment::assess_one(&draft.subject, &context, high));
+            let decision = assessment::assess_one(&draft.subject, &context, high);
+            let selection = &decision.selection;
+            tracing::info!(
+                seed = %request.request_id,
+                subject = %decision.subject,
+                identity_draw = selection.identity_draw,
+                identity_rate = %selection.identity_rate,
+                physical_draw = selection.physical_draw,
+                physical_rate = %selection.physical_rate,
+                laboratory_draw = selection.laboratory_draw,
+                laboratory_sampled = decision.laboratory.sampled,
+                "checks drawn"
+            );
+            decisions.push(decision);
         }
         let verdict = decisions
             .iter()

@@ -30,6 +30,17 @@ fn reference_field(field: &str, value: &str, violations: &mut FieldViolations) -
     validate::required_text(field, value, violations).map(str::to_owned)
 }
 
+/// The measure as the decision's reason names it (Regulation (EU) 2017/625 Art. 66(3), 67).
+fn measure_text(measure: pb::Measure) -> Option<&'static str> {
+    match measure {
+        pb::Measure::Unspecified => None,
+        pb::Measure::Destruction => Some("destruction"),
+        pb::Measure::ReDispatch => Some("re-dispatch outside the Union"),
+        pb::Measure::SpecialTreatment => Some("special treatment"),
+        pb::Measure::OfficialDetention => Some("official detention"),
+    }
+}
+
 /// Part I as validated: the document it needs and the normalised part.
 struct PartI {
     document: DocumentType,
@@ -383,8 +394,7 @@ impl SanitaryApi {
         };
         let measure = pb::Measure::try_from(decision.measure)
             .ok()
-            .filter(|m| *m != pb::Measure::Unspecified)
-            .map(|m| m.as_str_name());
+            .and_then(measure_text);
         let finding = assessment::decision_finding(compliant, measure, &ched.reference);
         for consignment in assessment
             .consignments

@@ -90,6 +90,8 @@ impl SanitaryApi {
         let mut check = pb::LuggageCheck {
             check_id: Uuid::new_v4().to_string(),
             verdict: convert::verdict_to_proto(Verdict::Clear).into(),
+            traveller_reference: request.traveller_reference.trim().to_owned(),
+            crossing_point: request.crossing_point.clone(),
             ..Default::default()
         };
         for (index, (outcome, item)) in outcomes.iter().zip(&items).enumerate() {
@@ -131,5 +133,19 @@ impl SanitaryApi {
             pb::CheckLuggageResponse { check: Some(check) },
         )
         .await
+    }
+}
+
+impl SanitaryApi {
+    pub(super) async fn get_luggage_check(
+        &self,
+        check_id: &str,
+    ) -> Result<pb::LuggageCheck, Status> {
+        let id = validate::record_id("check_id", check_id)?.to_string();
+        match self.store.get_luggage_check(&id).await {
+            Ok(Some(check)) => Ok(check),
+            Ok(None) => Err(error::not_found("LuggageCheck", &id)),
+            Err(e) => Err(error::internal("reading a luggage check", e)),
+        }
     }
 }

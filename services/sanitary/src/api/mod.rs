@@ -125,4 +125,13 @@ impl SanitaryService for SanitaryApi {
             .await
             .map(Response::new)
     }
+
+    async fn get_luggage_check(
+        &self,
+        request: Request<pb::GetLuggageCheckRequest>,
+    ) -> Result<Response<pb::GetLuggageCheckResponse>, Status> {
+        SanitaryApi::get_luggage_check(self, &request.get_ref().check_id)
+            .await
+            .map(|check| Response::new(pb::GetLuggageCheckResponse { check: Some(check) }))
+    }
 }

@@ -496,6 +496,15 @@ pub fn assess_one(
         .map(|f| f.verdict)
         .max()
         .unwrap_or(Verdict::ClearWithConditions);
+    // A refused consignment does not enter, so it uses neither its CHED nor its certificate;
+    // a certificate is used together with the CHED of the consignment it covers, so that a
+    // consignment held for its missing pre-notification can present it again.
+    let (links_ched, links_certificate) = if verdict == Verdict::Refuse {
+        (None, None)
+    } else {
+        let certificate = links_certificate.filter(|_| links_ched.is_some());
+        (links_ched, certificate)
+    };
     ConsignmentDecision {
         subject: subject.subject.clone(),
         commodity_code: subject.commodity_code.clone(),
@@ -525,8 +534,8 @@ pub fn decision_finding(compliant: bool, measure: Option<&str>, reference: &str)
             "INSPECTION_NON_COMPLIANT",
             "REG-2017-625-ART-66",
             format!(
-                "the checks on {reference} found the consignment non-compliant: {}",
-                measure.unwrap_or("a measure is ordered")
+                "the checks on {reference} found the consignment non-compliant; measure ordered: {}",
+                measure.unwrap_or("to be decided")
             ),
             Verdict::Refuse,
         )
@@ -735,6 +744,18 @@ mod tests {
             .unwrap();
         assert_eq!(restriction.rule_id, "ASF-SRB-2023");
         assert!(restriction.message.contains("African swine fever"));
+    }
+
+    #[test]
+    fn a_refused_consignment_does_not_use_up_its_ched() {
+        let rules = rules();
+        let decision = assess_one(
+            &subject("020322", "SRB", ched("R", Status::New, "020322", "SRB")),
+            &context(&rules, "s"),
+            false,
+        );
+        assert_eq!(decision.verdict, Verdict::Refuse);
+        assert_eq!(decision.links_ched, None);
     }
 
     #[test]
