@@ -683,6 +683,40 @@ async fn an_ephyto_certificate_covers_one_consignment_and_a_replay_is_caught() {
 }
 
 #[tokio::test]
+async fn the_certificate_and_species_pre_notified_in_part_i_are_checked_when_the_consignment_omits_them()
+ {
+    let mut server = Sanitary::start().await;
+    let issued = today().checked_sub_days(Days::new(1)).unwrap();
+    server
+        .submit_certificate(oranges_certificate(
+            "ZA-2026-000300",
+            vec![TreatmentType::Cold],
+            issued,
+        ))
+        .await
+        .unwrap();
+    let mut notified = part_i("080510", "Citrus sinensis", "ZAF", in_a_week());
+    notified.phytosanitary_certificate_id = "ZA-2026-000300".into();
+    let ched = server.submit(notified).await;
+    assert_eq!(ched.document_type(), DocumentType::ChedPp);
+    let mut oranges = consignment("080510", "", "ZAF");
+    oranges.quantity = Some(kg("20000"));
+    oranges.ched_reference = ched.reference;
+    let assessment = server.assess(assess_request(vec![oranges])).await;
+    assert_eq!(
+        assessment.consignments[0].phytosanitary_certificate_id,
+        "ZA-2026-000300"
+    );
+    assert!(
+        !codes(&assessment, 0)
+            .iter()
+            .any(|code| code.starts_with("PHYTO_")),
+        "{:?}",
+        codes(&assessment, 0)
+    );
+}
+
+#[tokio::test]
 async fn an_ephyto_certificate_without_the_required_treatment_or_quantity_or_validity_is_refused() {
     let mut server = Sanitary::start().await;
     let issued = today().checked_sub_days(Days::new(1)).unwrap();
@@ -802,9 +836,10 @@ async fn bad_input_gets_a_field_violation_for_each_field() {
     unknown.quantity = Some(kg("-3"));
     let mut pig_as_beef = consignment("020230", "Sus scrofa", "ARG");
     pig_as_beef.net_mass_kg = "-1".into();
+    let laptops = consignment("847130", "", "CHN");
     let status = server
         .client
-        .assess_consignments(assess_request(vec![unknown, pig_as_beef]))
+        .assess_consignments(assess_request(vec![unknown, pig_as_beef, laptops]))
         .await
         .unwrap_err();
     assert_eq!(
@@ -814,6 +849,7 @@ async fn bad_input_gets_a_field_violation_for_each_field() {
             "consignments[0].quantity.value",
             "consignments[1].species",
             "consignments[1].net_mass_kg",
+            "consignments[2].commodity_code",
         ]
     );
 

@@ -1,7 +1,7 @@
 //! AssessConsignments: validation, the facts the rules need from the store (documents,
 //! certificates, recent non-compliance), the domain assessment, and linking what was used.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
@@ -70,6 +70,17 @@ fn consignment_draft(
         &consignment.commodity_code,
         violations,
     );
+    // A consignment is declared to this service because it is under its controls; customs'
+    // referrals, by contrast, may name goods the service clears.
+    if code
+        .as_deref()
+        .is_some_and(|code| !rules.regimes.is_controlled(code))
+    {
+        violations.add(
+            at("commodity_code"),
+            "is not a commodity under veterinary or phytosanitary border controls",
+        );
+    }
     let origin = validate::country(
         &at("origin_country"),
         &consignment.origin_country,
@@ -260,7 +271,7 @@ impl SanitaryApi {
     /// Looks up the documents and certificates the drafts name. A reference named twice in
     /// one request counts as used by its first consignment.
     async fn presentations(&self, drafts: &mut [Draft]) -> Result<(), Status> {
-        let mut cheds_seen: HashMap<String, String> = HashMap::new();
+        let mut cheds_seen: HashSet<String> = HashSet::new();
         let mut certificates_seen: HashMap<String, String> = HashMap::new();
         for draft in drafts.iter_mut() {
             if let Some(reference) = &draft.ched_reference {
@@ -272,13 +283,15 @@ impl SanitaryApi {
                 draft.subject.ched = match stored.as_ref().and_then(presented_ched) {
                     None => ChedPresentation::Unknown(reference.clone()),
                     Some(mut presented) => {
-                        if cheds_seen.contains_key(reference) {
+                        if !cheds_seen.insert(reference.clone()) {
                             presented.status = ChedStatus::InProgress;
                         }
-                        cheds_seen.insert(reference.clone(), draft.subject.subject.clone());
                         ChedPresentation::Found(presented)
                     }
                 };
+                if let Some(part_i) = stored.as_ref().and_then(|ched| ched.part_i.as_ref()) {
+                    self.complete_from_part_i(draft, part_i);
+                }
             }
             if let Some(id) = &draft.certificate_id {
                 let stored = self
@@ -307,6 +320,20 @@ impl SanitaryApi {
             }
         }
         Ok(())
+    }
+
+    /// What the consignment leaves out, Part I of its CHED says: the species and the
+    /// phytosanitary certificate pre-notified with it.
+    fn complete_from_part_i(&self, draft: &mut Draft, part_i: &pb::ChedPartI) {
+        if draft.subject.species.is_none()
+            && let Some(species) = self.rules.species.find(&part_i.species)
+        {
+            draft.subject.species = Some(species.scientific_name.clone());
+            draft.subject.species_group = Some(species.group.clone());
+        }
+        if draft.certificate_id.is_none() && !part_i.phytosanitary_certificate_id.is_empty() {
+            draft.certificate_id = Some(part_i.phytosanitary_certificate_id.clone());
+        }
     }
 
     /// Regulation (EU) 2019/2129 Art. 8: whether the origin's recent results for this
