@@ -1,9 +1,10 @@
-//! The sanitary server on loopback port 0 with its own SQLite file, called through the generated
+//! The sanitary server on loopback port 0 with its own database (a SQLite file, or a fresh
+//! PostgreSQL database when BORDERMESH_TEST_POSTGRES_URL is set), called through the generated
 //! client as the gateway and a border control post's systems call it.
 
 use std::{net::SocketAddr, time::Duration};
 
-use bordermesh_kit::{config::Config, server::ServerHandle};
+use bordermesh_kit::{config::Config, server::ServerHandle, storage::testing};
 use bordermesh_proto::{
     common::v1::{CrossingPoint, Date, Direction, Quantity, Verdict},
     sanitary::v1::{
@@ -27,6 +28,7 @@ struct Sanitary {
     client: SanitaryServiceClient<Channel>,
     shutdown: CancellationToken,
     _data_dir: tempfile::TempDir,
+    _database: testing::TestDatabase,
 }
 
 impl Drop for Sanitary {
@@ -52,6 +54,9 @@ impl Sanitary {
             ..Config::default()
         };
         config.sanitary.listen = "127.0.0.1:0".parse().unwrap();
+        // PostgreSQL when BORDERMESH_TEST_POSTGRES_URL is set, else a SQLite file.
+        let database = testing::databases().await.unwrap().pop().unwrap();
+        config.sanitary.database_url = Some(database.url.clone());
         let shutdown = CancellationToken::new();
         let handle = ServerHandle::bind(
             config.sanitary.listen,
@@ -71,6 +76,7 @@ impl Sanitary {
             client: SanitaryServiceClient::new(channel),
             shutdown,
             _data_dir: data_dir,
+            _database: database,
         }
     }
 
@@ -325,6 +331,45 @@ async fn an_unknown_ched_reference_holds_the_consignment_and_reads_as_not_found(
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn concurrent_presentations_of_one_ched_link_it_to_exactly_one_consignment() {
+    let mut server = Sanitary::start().await;
+    let ched = server
+        .submit(part_i("020230", "Bos taurus", "ARG", in_a_week()))
+        .await;
+    let mut presented = consignment("020230", "Bos taurus", "ARG");
+    presented.ched_reference = ched.reference.clone();
+    let calls = (0..6).map(|_| {
+        let mut client = server.client.clone();
+        let request = assess_request(vec![presented.clone()]);
+        tokio::spawn(async move {
+            // A call that lost the race is ABORTED; its retry sees the document in use.
+            match client.assess_consignments(request.clone()).await {
+                Err(status) if status.code() == Code::Aborted => {
+                    client.assess_consignments(request).await
+                }
+                answer => answer,
+            }
+        })
+    });
+    let mut linked = 0;
+    for call in calls.collect::<Vec<_>>() {
+        let assessment = call
+            .await
+            .unwrap()
+            .unwrap()
+            .into_inner()
+            .assessment
+            .unwrap();
+        if assessment.consignments[0].ched_reference == ched.reference {
+            linked += 1;
+        } else {
+            assert!(codes(&assessment, 0).contains(&"CHED_ALREADY_USED".to_owned()));
+        }
+    }
+    assert_eq!(linked, 1);
 }
 
 #[tokio::test]
