@@ -759,6 +759,19 @@ mod tests {
     }
 
     #[test]
+    fn regulation_2017_625_art_55_and_66_the_inspection_result_decides_the_verdict() {
+        let compliant = decision_finding(true, None, "CHEDP.HRV.2026.00000001");
+        assert_eq!(
+            (compliant.code.as_str(), compliant.verdict),
+            ("INSPECTION_COMPLIANT", Verdict::Clear)
+        );
+        let destroyed = decision_finding(false, Some("destruction"), "CHEDP.HRV.2026.00000001");
+        assert_eq!(destroyed.verdict, Verdict::Refuse);
+        assert_eq!(destroyed.rule_id, "REG-2017-625-ART-66");
+        assert!(destroyed.message.ends_with("measure ordered: destruction"));
+    }
+
+    #[test]
     fn goods_outside_sanitary_control_are_cleared_without_document() {
         let rules = rules();
         let decision = assess_one(
