@@ -12,9 +12,9 @@ use bordermesh_proto::{
         CheckLuggageRequest, Ched, ChedPartI, ChedStatus, Consignment, CustomsReferral,
         DocumentType, GetAssessmentRequest, GetChedRequest, GetLuggageCheckRequest,
         GetPhytosanitaryCertificateRequest, InspectionOutcome, LuggageItem, Measure,
-        PhytosanitaryCertificate, RecordFollowUpRequest, RecordInspectionResultRequest,
-        SubmitChedRequest, SubmitPhytosanitaryCertificateRequest, Treatment, TreatmentType,
-        sanitary_service_client::SanitaryServiceClient,
+        PhytosanitaryCertificate, PresentChedRequest, RecordFollowUpRequest,
+        RecordInspectionResultRequest, SubmitChedRequest, SubmitPhytosanitaryCertificateRequest,
+        Treatment, TreatmentType, sanitary_service_client::SanitaryServiceClient,
     },
 };
 use chrono::{Datelike, Days, NaiveDate, Utc};
@@ -279,6 +279,86 @@ async fn customs_referrals_are_assessed_under_their_own_subject() {
         codes(&assessment, 0),
         ["CHED_P_REQUIRED", "PRE_NOTIFICATION_MISSING"]
     );
+}
+
+#[tokio::test]
+async fn a_customs_referral_is_decided_once_its_ched_is_presented() {
+    let mut server = Sanitary::start().await;
+    let mut request = assess_request(vec![]);
+    request.referrals = vec![CustomsReferral {
+        subject: "goods[0]".into(),
+        commodity_code: "020230".into(),
+        origin_country: "ARG".into(),
+        document_type: "CHED-P".into(),
+    }];
+    let referred = server.assess(request).await;
+    let cheese = server
+        .submit(part_i("040690", "Bos taurus", "ARG", in_a_week()))
+        .await;
+    let present = |reference: &str| PresentChedRequest {
+        request_id: new_id(),
+        reference: reference.into(),
+        assessment_id: referred.assessment_id.clone(),
+        subject: "goods[0]".into(),
+    };
+    let mismatch = server
+        .client
+        .present_ched(present(&cheese.reference))
+        .await
+        .unwrap_err();
+    assert_eq!(mismatch.code(), Code::FailedPrecondition);
+    assert_eq!(
+        mismatch.get_error_details().error_info().unwrap().reason,
+        "CHED_COMMODITY_MISMATCH"
+    );
+
+    let beef = server
+        .submit(part_i("020230", "Bos taurus", "ARG", in_a_week()))
+        .await;
+    let presented = server
+        .client
+        .present_ched(present(&beef.reference))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(presented.ched.unwrap().status(), ChedStatus::InProgress);
+    assert_eq!(
+        presented.assessment.unwrap().consignments[0].ched_reference,
+        beef.reference
+    );
+    let again = server
+        .client
+        .present_ched(present(&beef.reference))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+
+    server
+        .decide(
+            &beef.reference,
+            InspectionOutcome::Compliant,
+            Measure::Unspecified,
+        )
+        .await
+        .unwrap();
+    let decided = server
+        .client
+        .get_assessment(GetAssessmentRequest {
+            assessment_id: referred.assessment_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .assessment
+        .unwrap();
+    assert_eq!(decided.verdict(), Verdict::Clear);
+    let goods = &decided.consignments[0];
+    assert_eq!(goods.subject, "goods[0]");
+    assert_eq!(
+        goods.decision.as_ref().unwrap().outcome(),
+        InspectionOutcome::Compliant
+    );
+    assert!(codes(&decided, 0).contains(&"INSPECTION_COMPLIANT".to_owned()));
 }
 
 #[tokio::test]

@@ -210,7 +210,8 @@ impl Command {
     }
 }
 
-fn presented_ched(ched: &pb::Ched) -> Option<PresentedChed> {
+/// The domain view of a stored document.
+pub(super) fn presented_ched(ched: &pb::Ched) -> Option<PresentedChed> {
     let part_i = ched.part_i.as_ref()?;
     Some(PresentedChed {
         reference: ched.reference.clone(),

@@ -13,12 +13,13 @@ use tonic::{Code, Status};
 
 use super::{SanitaryApi, convert};
 use crate::domain::{
-    assessment::{self, Verdict},
+    assessment::{self, Finding, Verdict},
     ched::{self, Transition},
     regime::DocumentType,
 };
 
 const SUBMIT_CHED: &str = "sanitary.SubmitChed";
+const PRESENT_CHED: &str = "sanitary.PresentChed";
 const RECORD_INSPECTION_RESULT: &str = "sanitary.RecordInspectionResult";
 const RECORD_FOLLOW_UP: &str = "sanitary.RecordFollowUp";
 const CANCEL_CHED: &str = "sanitary.CancelChed";
@@ -272,6 +273,103 @@ impl SanitaryApi {
                 ),
             ))
         }
+    }
+
+    pub(super) async fn present_ched(
+        &self,
+        request: pb::PresentChedRequest,
+    ) -> Result<pb::PresentChedResponse, Status> {
+        let mut violations = FieldViolations::new();
+        validate::request_id(&request.request_id, &mut violations);
+        let reference = reference_field("reference", &request.reference, &mut violations);
+        if uuid::Uuid::parse_str(&request.assessment_id).is_err() {
+            violations.add("assessment_id", "must be a UUID");
+        }
+        let subject = validate::required_text("subject", &request.subject, &mut violations)
+            .map(str::to_owned);
+        let (reference, subject) = violations
+            .into_result(reference.zip(subject))?
+            .unwrap_or_default();
+        let call = IdempotentCall::new(PRESENT_CHED, &request.request_id, &request);
+        if let Some(saved) = call.replay(self.store.pool()).await? {
+            return Ok(saved);
+        }
+        let mut tx = self
+            .store
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut assessment = self
+            .store
+            .get_assessment_for_update(&mut tx, &request.assessment_id)
+            .await
+            .map_err(|e| error::internal("reading an assessment", e))?
+            .ok_or_else(|| error::not_found("Assessment", &request.assessment_id))?;
+        let Some(goods) = assessment
+            .consignments
+            .iter_mut()
+            .find(|c| c.subject == subject)
+        else {
+            let mut violations = FieldViolations::new();
+            violations.add("subject", "is not a subject of the assessment");
+            return Err(violations.into_status());
+        };
+        let Some(document) = convert::document_from_proto(goods.document_type) else {
+            return Err(error::status(
+                Code::FailedPrecondition,
+                "NO_CHED_REQUIRED",
+                format!("{subject} needs no health entry document"),
+            ));
+        };
+        if !goods.ched_reference.is_empty() {
+            return Err(error::status(
+                Code::FailedPrecondition,
+                "CHED_ALREADY_PRESENTED",
+                format!("{subject} is covered by {}", goods.ched_reference),
+            ));
+        }
+        let (mut ched, from, to) = self.ched_for(&mut tx, &reference, Transition::Link).await?;
+        let presented = super::assess::presented_ched(&ched)
+            .ok_or_else(|| error::internal("reading a CHED", "stored document incomplete"))?;
+        // Origins are not part of an assessment record, so only type and commodity compare.
+        let problems =
+            assessment::presentation_problems(&presented, document, &goods.commodity_code, "");
+        if let Some(problem) = problems.first() {
+            return Err(error::status(
+                Code::FailedPrecondition,
+                &problem.code,
+                problem.message.clone(),
+            ));
+        }
+        let finding = Finding {
+            code: "CHED_PRESENTED".into(),
+            rule_id: "REG-2017-625-ART-56".into(),
+            message: format!(
+                "{reference} was presented for {subject}: the border control post decides on it"
+            ),
+            verdict: Verdict::Refer,
+        };
+        goods.ched_reference = reference.clone();
+        goods.reasons.push(convert::reason(&finding, &subject));
+        ched.status = convert::status_to_proto(to).into();
+        ched.assessment_id = assessment.assessment_id.clone();
+        ched.subject = subject;
+        self.save_transition(&mut tx, &ched, from).await?;
+        self.store
+            .update_assessment(&mut tx, &assessment)
+            .await
+            .map_err(|e| error::internal("updating an assessment", e))?;
+        tracing::info!(reference = %ched.reference, assessment_id = %assessment.assessment_id, "CHED presented");
+        call.commit(
+            self.store.pool(),
+            tx,
+            pb::PresentChedResponse {
+                ched: Some(ched),
+                assessment: Some(assessment),
+            },
+        )
+        .await
     }
 
     pub(super) async fn record_inspection_result(

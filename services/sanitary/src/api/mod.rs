@@ -72,6 +72,15 @@ impl SanitaryService for SanitaryApi {
             .map(|ched| Response::new(pb::GetChedResponse { ched: Some(ched) }))
     }
 
+    async fn present_ched(
+        &self,
+        request: Request<pb::PresentChedRequest>,
+    ) -> Result<Response<pb::PresentChedResponse>, Status> {
+        SanitaryApi::present_ched(self, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn record_inspection_result(
         &self,
         request: Request<pb::RecordInspectionResultRequest>,

@@ -222,6 +222,74 @@ fn laboratory(
     Laboratory { sampled, reason }
 }
 
+/// Implementing Regulation (EU) 2019/1715 Art. 39-41: why a CHED cannot cover goods of
+/// `commodity_code` from `origin` needing `document` (an empty origin is not compared).
+pub fn presentation_problems(
+    presented: &PresentedChed,
+    document: DocumentType,
+    commodity_code: &str,
+    origin: &str,
+) -> Vec<Finding> {
+    let mut problems = Vec::new();
+    let reference = &presented.reference;
+    let rule = "REG-2019-1715-ART-39";
+    match presented.status {
+        Status::New => {}
+        Status::Cancelled => problems.push(Finding::new(
+            "CHED_CANCELLED",
+            rule,
+            format!("{reference} was cancelled and cannot cover a consignment"),
+            Verdict::Refuse,
+        )),
+        status => problems.push(Finding::new(
+            "CHED_ALREADY_USED",
+            rule,
+            format!(
+                "{reference} is {} with another consignment: a health entry document serves one consignment",
+                status.name()
+            ),
+            Verdict::Refuse,
+        )),
+    }
+    if presented.document_type != document {
+        problems.push(Finding::new(
+            "CHED_TYPE_MISMATCH",
+            rule,
+            format!(
+                "{reference} is a {}, the consignment needs a {}",
+                presented.document_type.name(),
+                document.name()
+            ),
+            Verdict::Refuse,
+        ));
+    }
+    // The HS subheading (six digits) identifies the commodity across national subdivisions.
+    let subheading = |code: &str| code.get(..6).map(str::to_owned).unwrap_or_default();
+    if subheading(&presented.commodity_code) != subheading(commodity_code) {
+        problems.push(Finding::new(
+            "CHED_COMMODITY_MISMATCH",
+            rule,
+            format!(
+                "{reference} pre-notified commodity {}, the consignment is {commodity_code}",
+                presented.commodity_code
+            ),
+            Verdict::Refuse,
+        ));
+    }
+    if !origin.is_empty() && presented.origin_country != origin {
+        problems.push(Finding::new(
+            "CHED_ORIGIN_MISMATCH",
+            rule,
+            format!(
+                "{reference} pre-notified origin {}, the consignment comes from {origin}",
+                presented.origin_country
+            ),
+            Verdict::Refuse,
+        ));
+    }
+    problems
+}
+
 /// What the presented CHED says about the consignment (Regulation (EU) 2017/625 Art. 56;
 /// Implementing Regulation (EU) 2019/1715 Art. 39-41).
 fn ched_findings(
@@ -254,63 +322,14 @@ fn ched_findings(
         ChedPresentation::Found(presented) => presented,
     };
     let reference = &presented.reference;
-    let before = findings.len();
-    let rule = "REG-2019-1715-ART-39";
-    match presented.status {
-        Status::New => {}
-        Status::Cancelled => findings.push(Finding::new(
-            "CHED_CANCELLED",
-            rule,
-            format!("{reference} was cancelled and cannot cover a consignment"),
-            Verdict::Refuse,
-        )),
-        status => findings.push(Finding::new(
-            "CHED_ALREADY_USED",
-            rule,
-            format!(
-                "{reference} is {} with another consignment: a health entry document serves one consignment",
-                status.name()
-            ),
-            Verdict::Refuse,
-        )),
-    }
-    if presented.document_type != document {
-        findings.push(Finding::new(
-            "CHED_TYPE_MISMATCH",
-            rule,
-            format!(
-                "{reference} is a {}, the consignment needs a {}",
-                presented.document_type.name(),
-                document.name()
-            ),
-            Verdict::Refuse,
-        ));
-    }
-    // The HS subheading (six digits) identifies the commodity across national subdivisions.
-    let subheading = |code: &str| code.get(..6).map(str::to_owned).unwrap_or_default();
-    if subheading(&presented.commodity_code) != subheading(&subject.commodity_code) {
-        findings.push(Finding::new(
-            "CHED_COMMODITY_MISMATCH",
-            rule,
-            format!(
-                "{reference} pre-notified commodity {}, the consignment is {}",
-                presented.commodity_code, subject.commodity_code
-            ),
-            Verdict::Refuse,
-        ));
-    }
-    if !subject.origin_country.is_empty() && presented.origin_country != subject.origin_country {
-        findings.push(Finding::new(
-            "CHED_ORIGIN_MISMATCH",
-            rule,
-            format!(
-                "{reference} pre-notified origin {}, the consignment comes from {}",
-                presented.origin_country, subject.origin_country
-            ),
-            Verdict::Refuse,
-        ));
-    }
-    if findings.len() > before {
+    let problems = presentation_problems(
+        presented,
+        document,
+        &subject.commodity_code,
+        &subject.origin_country,
+    );
+    if !problems.is_empty() {
+        findings.extend(problems);
         return None;
     }
     if presented.late_pre_notification {
