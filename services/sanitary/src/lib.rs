@@ -1,9 +1,20 @@
 //! The veterinary and phytosanitary service: health entry documents and official controls of
 //! animals, plants and food at the border control post.
 //!
-//! `domain/` holds the rules (control regimes, check selection, the CHED lifecycle, disease
-//! restrictions, phytosanitary certificates, travellers' luggage) with their data files under
-//! `data/`; `store` the SQL; `api` the tonic service that converts and validates requests.
+//! A consignment's life here: the operator pre-notifies it (`SubmitChed`, CHED Part I); the
+//! gateway asks which document and checks it needs (`AssessConsignments`, which links the CHED
+//! and the ePhyto certificate presented, refuses restricted origins and draws the checks from the
+//! request id); goods customs referred get their CHED later (`PresentChed`); the inspector's
+//! result becomes the decision (`RecordInspectionResult`, Part II) and is read back through
+//! `GetAssessment` and `GetChed`; `RecordFollowUp` (Part III) closes the document.
+//! Travellers' luggage is checked apart (`CheckLuggage`), seizures recorded.
+//!
+//! - `domain/`: the rules, pure: control regimes, species, check selection, the CHED lifecycle,
+//!   disease restrictions, phytosanitary certificates, luggage; their data lives in `data/`
+//!   (see `data/README.md`), the policy in `data/policy.toml`, overridable by
+//!   `sanitary-policy.toml` in the data directory.
+//! - `store`: the SQL, the same on SQLite and PostgreSQL.
+//! - `api/`: the tonic service, one file per concern, converting and validating requests.
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -453,6 +453,27 @@ async fn concurrent_presentations_of_one_ched_link_it_to_exactly_one_consignment
 }
 
 #[tokio::test]
+async fn a_repeated_submission_returns_the_same_ched_and_a_changed_one_is_refused() {
+    let mut server = Sanitary::start().await;
+    let mut request = SubmitChedRequest {
+        request_id: new_id(),
+        part_i: Some(part_i("010221", "Bos taurus", "SRB", in_a_week())),
+    };
+    let submit = |request: SubmitChedRequest| {
+        let mut client = server.client.clone();
+        async move { client.submit_ched(request).await }
+    };
+    let first = submit(request.clone()).await.unwrap().into_inner();
+    let ched = first.ched.as_ref().unwrap();
+    assert_eq!(ched.document_type(), DocumentType::ChedA);
+    assert_eq!(submit(request.clone()).await.unwrap().into_inner(), first);
+    request.part_i.as_mut().unwrap().consignee = "Someone else".into();
+    let changed = submit(request).await.unwrap_err();
+    assert_eq!(changed.code(), Code::AlreadyExists);
+    assert_eq!(server.ched(&ched.reference).await.status(), ChedStatus::New);
+}
+
+#[tokio::test]
 async fn a_pre_notification_on_the_day_of_arrival_is_flagged_late() {
     let mut server = Sanitary::start().await;
     let ched = server
@@ -999,6 +1020,24 @@ async fn bad_input_gets_a_field_violation_for_each_field() {
         .await
         .unwrap_err();
     assert_eq!(violations(&status), ["part_i.commodity_code"]);
+
+    let mut cattle = part_i("010221", "", "SRB", in_a_week());
+    cattle.quantity = Some(Quantity {
+        value: "-12".into(),
+        unit: "NAR".into(),
+    });
+    let status = server
+        .client
+        .submit_ched(SubmitChedRequest {
+            request_id: new_id(),
+            part_i: Some(cattle),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violations(&status),
+        ["part_i.quantity.value", "part_i.species"]
+    );
 
     let status = server
         .client
