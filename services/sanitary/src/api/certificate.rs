@@ -13,7 +13,7 @@ use super::{SanitaryApi, convert};
 
 const SUBMIT_CERTIFICATE: &str = "sanitary.SubmitPhytosanitaryCertificate";
 
-/// Species groups a phytosanitary certificate can certify.
+/// The species group a phytosanitary certificate certifies (`data/species.csv`).
 const PLANTS: &str = "plants";
 
 impl SanitaryApi {
@@ -141,7 +141,9 @@ impl SanitaryApi {
         if let Some(saved) = call.replay(self.store.pool()).await? {
             return Ok(saved);
         }
-        let certificate = request.certificate.unwrap_or_default();
+        let mut certificate = request.certificate.unwrap_or_default();
+        // Consignments name the certificate by its id; spaces around it are not part of it.
+        certificate.certificate_id = certificate.certificate_id.trim().to_owned();
         let mut tx = self
             .store
             .pool()
