@@ -1,8 +1,20 @@
 //! The veterinary and phytosanitary service: health entry documents and official controls of
 //! animals, plants and food at the border control post.
 //!
-//! `domain/` holds the rules (control regimes, check selection), `store` the SQL, `api` the
-//! tonic service that converts and validates requests.
+//! A consignment's life here: the operator pre-notifies it (`SubmitChed`, CHED Part I); the
+//! gateway asks which document and checks it needs (`AssessConsignments`, which links the CHED
+//! and the ePhyto certificate presented, refuses restricted origins and draws the checks from the
+//! request id); goods customs referred get their CHED later (`PresentChed`); the inspector's
+//! result becomes the decision (`RecordInspectionResult`, Part II) and is read back through
+//! `GetAssessment` and `GetChed`; `RecordFollowUp` (Part III) closes the document.
+//! Travellers' luggage is checked apart (`CheckLuggage`), seizures recorded.
+//!
+//! - `domain/`: the rules, pure: control regimes, species, check selection, the CHED lifecycle,
+//!   disease restrictions, phytosanitary certificates, luggage; their data lives in `data/`
+//!   (see `data/README.md`), the policy in `data/policy.toml`, overridable by
+//!   `sanitary-policy.toml` in the data directory.
+//! - `store`: the SQL, the same on SQLite and PostgreSQL.
+//! - `api/`: the tonic service, one file per concern, converting and validating requests.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -23,10 +35,10 @@ pub const SERVICE_NAME: &str = sanitary_service_server::SERVICE_NAME;
 pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> {
     let url = config.database_url("sanitary", config.sanitary.database_url.as_ref());
     let pool = storage::connect(&url, &MIGRATIONS).await?;
-    let api = api::SanitaryApi::new(
-        store::Store::new(pool.clone()),
-        domain::regime::Regimes::default_regimes()?,
-    );
+    // The built-in data files, with the policy overridable by `sanitary-policy.toml` in the
+    // data directory.
+    let rules = domain::Rulebook::load(&config.data_dir)?;
+    let api = api::SanitaryApi::new(store::Store::new(pool.clone()), rules);
     let served = handle
         .serve(SERVICE_NAME, Routes::new(SanitaryServiceServer::new(api)))
         .await;
