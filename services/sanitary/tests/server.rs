@@ -2,7 +2,7 @@
 //! PostgreSQL database when BORDERMESH_TEST_POSTGRES_URL is set), called through the generated
 //! client as the gateway and a border control post's systems call it.
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use bordermesh_kit::{config::Config, server::ServerHandle, storage::testing};
 use bordermesh_proto::{
@@ -61,7 +61,7 @@ impl Sanitary {
         let handle = ServerHandle::bind(
             config.sanitary.listen,
             shutdown.clone(),
-            Duration::from_secs(1),
+            config.server_options(),
         )
         .await
         .unwrap();
