@@ -35,7 +35,7 @@ use crate::{
 /// How long a PENDING crossing rests before the recovery loop takes it up, so that it does not
 /// race the caller that is still driving it.
 const RECOVERY_IDLE: Duration = Duration::from_secs(2);
-/// Crossings the recovery loop resumes per round.
+/// Crossings the recovery loop resumes, and referred crossings it follows up, per round.
 const RECOVERY_BATCH: i64 = 64;
 
 /// What became of a drive.
@@ -303,11 +303,73 @@ impl Saga {
                     tracing::warn!(error = %error, "recovery could not read pending crossings")
                 }
             }
+            if let Err(error) = self.follow_up_referrals(budget).await {
+                tracing::warn!(error = %error, "could not follow up referred crossings");
+            }
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(every) => {}
             }
         }
+    }
+}
+
+impl Saga {
+    /// The second line: asks the sanitary service whether the inspection of a referred
+    /// crossing's consignments was recorded, and when its answer changes the decision, updates
+    /// the crossing and tells its watchers.
+    async fn follow_up_referrals(&self, budget: Duration) -> anyhow::Result<()> {
+        for crossing in self.store.referred_for_follow_up(RECOVERY_BATCH).await? {
+            let Some(decision) = crossing.decision.clone() else {
+                continue;
+            };
+            let mut findings = decision.findings.clone();
+            let mut assessments: BTreeMap<String, sanitary::Assessment> = BTreeMap::new();
+            for finding in &mut findings {
+                if finding.agency() != Agency::Sanitary
+                    || finding.verdict() != common::Verdict::Refer
+                {
+                    continue;
+                }
+                if !assessments.contains_key(&finding.record_id) {
+                    let mut request = Request::new(sanitary::GetAssessmentRequest {
+                        assessment_id: finding.record_id.clone(),
+                    });
+                    request.set_timeout(budget);
+                    let mut client = self.agencies.sanitary.clone();
+                    let assessment = client
+                        .get_assessment(request)
+                        .await?
+                        .into_inner()
+                        .assessment;
+                    if let Some(assessment) = assessment {
+                        assessments.insert(finding.record_id.clone(), assessment);
+                    }
+                }
+                let now = assessments
+                    .get(&finding.record_id)
+                    .and_then(|a| a.consignments.iter().find(|c| c.subject == finding.subject));
+                if let Some(now) = now {
+                    finding.verdict = now.verdict;
+                    finding.reasons = now.reasons.clone();
+                }
+            }
+            let updated_decision = decision::decide(findings, decision.amounts_due.clone());
+            if updated_decision == decision {
+                continue;
+            }
+            let outcome = updated_decision.outcome().as_str_name();
+            let updated = pb::Crossing {
+                decision: Some(updated_decision),
+                update_time: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+                ..crossing.clone()
+            };
+            if self.store.update_decided(&crossing, &updated).await? {
+                tracing::info!(crossing_id = %updated.crossing_id, outcome, "second line decided");
+                self.publish(&updated);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -134,6 +134,47 @@ impl Store {
             .collect()
     }
 
+    /// Referred crossings, the longest unexamined first, marked as examined now.
+    pub async fn referred_for_follow_up(&self, limit: i64) -> anyhow::Result<Vec<Crossing>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT crossing_id, record FROM crossings WHERE outcome = $1 ORDER BY followed_at LIMIT $2",
+        )
+        .bind(Outcome::Referred.as_str_name())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let now = now_millis();
+        let mut crossings = Vec::with_capacity(rows.len());
+        for (crossing_id, record) in rows {
+            sqlx::query("UPDATE crossings SET followed_at = $1 WHERE crossing_id = $2")
+                .bind(now)
+                .bind(&crossing_id)
+                .execute(&self.pool)
+                .await?;
+            crossings.push(bordermesh_kit::storage::decode_record(&record)?);
+        }
+        Ok(crossings)
+    }
+
+    /// Replaces a decided crossing by its update, unless it changed since `previous` was read.
+    pub async fn update_decided(
+        &self,
+        previous: &Crossing,
+        updated: &Crossing,
+    ) -> anyhow::Result<bool> {
+        let changed = sqlx::query(
+            "UPDATE crossings SET outcome = $1, updated_at = $2, record = $3 WHERE crossing_id = $4 AND record = $5",
+        )
+        .bind(outcome_name(updated))
+        .bind(now_millis())
+        .bind(encode_record(updated))
+        .bind(&updated.crossing_id)
+        .bind(encode_record(previous))
+        .execute(&self.pool)
+        .await?;
+        Ok(changed.rows_affected() == 1)
+    }
+
     /// A page of a crossing point's crossings created in `[start_ms, end_ms)`, after `after`.
     pub async fn list(
         &self,

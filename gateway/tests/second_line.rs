@@ -1,0 +1,139 @@
+//! The second line: a crossing referred to veterinary inspection is updated, and its watchers
+//! told, when the inspector records the result at the border control post.
+
+mod support;
+
+use std::time::Duration;
+
+use bordermesh_gateway::mesh::Service;
+use bordermesh_proto::{
+    common::v1::{Agency, Date, Quantity},
+    crossing::v1::{Outcome, WatchCrossingRequest, crossing_service_client::CrossingServiceClient},
+    sanitary::v1::{
+        Checks, ChedPartI, InspectionOutcome, PresentChedRequest, RecordInspectionResultRequest,
+        SubmitChedRequest, sanitary_service_client::SanitaryServiceClient,
+    },
+};
+use chrono::{Datelike, Days, Utc};
+use support::{agencies, any_port, config, lorry, start};
+use tokio_stream::StreamExt;
+
+fn id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compliant_inspection_clears_the_referred_lorry_with_its_duties_still_due() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = config(data_dir.path());
+    let _agencies = agencies(&mut config).await;
+    let gateway = start(Service::Gateway, &config, any_port()).await;
+    let mut crossings = CrossingServiceClient::connect(format!("http://{}", gateway.addr))
+        .await
+        .unwrap();
+    let mut sanitary = SanitaryServiceClient::connect(config.gateway.sanitary_url.clone())
+        .await
+        .unwrap();
+
+    let referred = crossings
+        .process_crossing(lorry())
+        .await
+        .unwrap()
+        .into_inner()
+        .crossing
+        .unwrap();
+    let decision = referred.decision.clone().unwrap();
+    assert_eq!(decision.outcome(), Outcome::Referred);
+    let finding = decision
+        .findings
+        .iter()
+        .find(|f| f.agency() == Agency::Sanitary)
+        .unwrap()
+        .clone();
+    let mut watch = crossings
+        .watch_crossing(WatchCrossingRequest {
+            crossing_id: referred.crossing_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    watch.next().await.unwrap().unwrap();
+
+    let arrival = Utc::now()
+        .date_naive()
+        .checked_add_days(Days::new(7))
+        .unwrap();
+    let ched = sanitary
+        .submit_ched(SubmitChedRequest {
+            request_id: id(),
+            part_i: Some(ChedPartI {
+                commodity_code: "020230".into(),
+                species: "Bos taurus".into(),
+                origin_country: "ARG".into(),
+                quantity: Some(Quantity {
+                    value: "18000".into(),
+                    unit: "KGM".into(),
+                }),
+                net_mass_kg: "18000".into(),
+                consignor: "Frigorifico del Sur SA".into(),
+                consignee: "Meso d.o.o.".into(),
+                border_control_post: referred.submission.as_ref().unwrap().crossing_point.clone(),
+                expected_arrival: Some(Date {
+                    year: arrival.year(),
+                    month: arrival.month() as i32,
+                    day: arrival.day() as i32,
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ched
+        .unwrap();
+    sanitary
+        .present_ched(PresentChedRequest {
+            request_id: id(),
+            reference: ched.reference.clone(),
+            assessment_id: finding.record_id.clone(),
+            subject: finding.subject.clone(),
+        })
+        .await
+        .unwrap();
+    sanitary
+        .record_inspection_result(RecordInspectionResultRequest {
+            request_id: id(),
+            reference: ched.reference,
+            inspector_id: "vet-4".into(),
+            outcome: InspectionOutcome::Compliant.into(),
+            measure: 0,
+            checks_performed: Some(Checks {
+                documentary: true,
+                identity: true,
+                physical: true,
+            }),
+            notes: "temperature and labels in order".into(),
+        })
+        .await
+        .unwrap();
+
+    let updated = tokio::time::timeout(Duration::from_secs(20), watch.next())
+        .await
+        .expect("the gateway follows up the referral")
+        .unwrap()
+        .unwrap()
+        .crossing
+        .unwrap();
+    let decision = updated.decision.unwrap();
+    assert_eq!(
+        decision.outcome(),
+        Outcome::ClearedWithConditions,
+        "{}",
+        decision.explanation
+    );
+    assert!(
+        decision.conditions.iter().any(|c| c.contains("duties")),
+        "{:?}",
+        decision.conditions
+    );
+}
