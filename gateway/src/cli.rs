@@ -154,6 +154,46 @@ pub async fn verify_audit(database_url: &str) -> anyhow::Result<bool> {
     Ok(tampering.is_empty())
 }
 
+/// Recomputes a stored crossing's first-line decision from the agencies' answers in the saga
+/// log and says whether it still matches. Returns whether it does.
+pub async fn replay(database_url: &str, crossing_id: &str) -> anyhow::Result<bool> {
+    let pool = bordermesh_kit::storage::connect(database_url, &crate::MIGRATIONS).await?;
+    let store = crate::store::Store::new(pool.clone());
+    let crossing = store
+        .by_id(crossing_id)
+        .await?
+        .with_context(|| format!("no crossing {crossing_id}"))?;
+    let replay = crate::saga::replay(&store, &crossing).await;
+    pool.close().await;
+    let replay = replay?;
+    let outcome = |d: &bordermesh_proto::crossing::v1::Decision| d.outcome().as_str_name();
+    println!("crossing {crossing_id}");
+    println!(
+        "  stored:     {} inputs {}",
+        outcome(&replay.stored),
+        replay.stored.inputs_digest
+    );
+    println!(
+        "  recomputed: {} inputs {}",
+        outcome(&replay.recomputed),
+        replay.recomputed.inputs_digest
+    );
+    for rule_set in &replay.recomputed.rule_sets {
+        println!("  rule set {} version {}", rule_set.name, rule_set.version);
+    }
+    if replay.matches() {
+        println!("the decision matches");
+    } else if replay.stored.inputs_digest != replay.recomputed.inputs_digest {
+        println!("the decision does NOT match: the recorded inputs changed since it was made");
+    } else {
+        println!(
+            "the decision does NOT match: the rules changed, or a second line decided since (stored: {})",
+            replay.stored.explanation
+        );
+    }
+    Ok(replay.matches())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

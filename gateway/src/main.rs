@@ -47,6 +47,12 @@ enum Command {
         #[command(subcommand)]
         bench: Bench,
     },
+    /// Recomputes a crossing's decision from the recorded answers and says whether it matches.
+    Replay {
+        crossing_id: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Works on the gateway's audit trail of access to personal data.
     Audit {
         #[command(subcommand)]
@@ -148,6 +154,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 store,
             } => bench::crossing(Duration::from_secs(*duration), *concurrency, *store).await,
         },
+        Command::Replay {
+            crossing_id,
+            data_dir,
+        } => {
+            let config = load_config(&cli, data_dir.clone())?;
+            let url = config.database_url("gateway", config.gateway.database_url.as_ref());
+            if cli::replay(&url, crossing_id).await? {
+                Ok(())
+            } else {
+                anyhow::bail!("the replayed decision differs from the stored one")
+            }
+        }
         Command::Audit {
             command: AuditCommand::Verify { data_dir },
         } => {

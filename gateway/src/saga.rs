@@ -354,7 +354,11 @@ impl Saga {
                     finding.reasons = now.reasons.clone();
                 }
             }
-            let updated_decision = decision::decide(findings, decision.amounts_due.clone());
+            let updated_decision = pb::Decision {
+                inputs_digest: decision.inputs_digest.clone(),
+                rule_sets: decision.rule_sets.clone(),
+                ..decision::decide(findings, decision.amounts_due.clone())
+            };
             if updated_decision == decision {
                 continue;
             }
@@ -401,7 +405,7 @@ impl Saga {
         crossing_id: Uuid,
         crossing: &pb::CrossingSubmission,
         deadline: Deadline,
-    ) -> Result<Vec<(pb::Finding, Option<String>)>, Status> {
+    ) -> Result<Vec<identity::CheckTravellerResponse>, Status> {
         let checks = crossing
             .travellers
             .iter()
@@ -433,19 +437,7 @@ impl Saga {
                             let prefix = format!("crossing.travellers[{index}]");
                             agency_error("border police", status, crossing_path(&prefix))
                         })?;
-                    let check = response.check.unwrap_or_default();
-                    let traveller = check
-                        .document
-                        .as_ref()
-                        .map(|d| audit::traveller_key(&d.issuing_state, &d.document_number));
-                    let finding = pb::Finding {
-                        agency: Agency::BorderPolice.into(),
-                        subject: format!("travellers[{index}]"),
-                        verdict: check.verdict,
-                        reasons: with_subjects(check.reasons, Some(index)),
-                        record_id: check.check_id,
-                    };
-                    Ok::<_, Status>((finding, traveller))
+                    Ok::<_, Status>(response)
                 }
             });
         try_join_all(checks).await
@@ -554,41 +546,145 @@ impl Saga {
         crossing: &pb::CrossingSubmission,
         deadline: Deadline,
     ) -> Result<(pb::Decision, Vec<String>), Status> {
-        let (travellers, declaration) = tokio::try_join!(
+        let (checks, declaration) = tokio::try_join!(
             self.check_travellers(crossing_id, crossing, deadline),
             self.declare_to_customs(crossing_id, crossing, deadline),
         )?;
-        let (mut findings, traveller_keys): (Vec<_>, Vec<_>) = travellers.into_iter().unzip();
         let assessment = self
             .assess_consignments(crossing_id, crossing, declaration.as_ref(), deadline)
             .await?;
-        let mut amounts = Vec::new();
-        if let Some(declaration) = &declaration {
-            amounts = amounts_due(declaration);
-            findings.push(pb::Finding {
-                agency: Agency::Customs.into(),
-                subject: "goods".into(),
-                verdict: declaration.verdict,
-                reasons: with_subjects(declaration.reasons.clone(), None),
-                record_id: declaration.declaration_id.clone(),
-            });
+        let answers = Answers {
+            checks,
+            declaration,
+            assessment,
+        };
+        Ok(first_line(crossing, &answers))
+    }
+}
+
+/// Recomputes a crossing's first-line decision from the agencies' answers in the saga log,
+/// with the rules this build carries.
+pub async fn replay(store: &Store, crossing: &pb::Crossing) -> anyhow::Result<Replay> {
+    let submission = crossing.submission.clone().unwrap_or_default();
+    let step = |name: String| async move {
+        store
+            .step_response(&crossing.crossing_id, &name)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the saga log has no answer for step {name}"))
+    };
+    let mut checks = Vec::new();
+    for index in 0..submission.travellers.len() {
+        let saved = step(format!("identity/{index}")).await?;
+        checks.push(decode_record::<identity::CheckTravellerResponse>(&saved)?);
+    }
+    let declaration = match store
+        .step_response(&crossing.crossing_id, "customs")
+        .await?
+    {
+        Some(saved) => decode_record::<customs::AssessDeclarationResponse>(&saved)?.declaration,
+        None => None,
+    };
+    let assessment = match store
+        .step_response(&crossing.crossing_id, "sanitary")
+        .await?
+    {
+        Some(saved) => decode_record::<sanitary::AssessConsignmentsResponse>(&saved)?.assessment,
+        None => None,
+    };
+    let answers = Answers {
+        checks,
+        declaration,
+        assessment,
+    };
+    let (recomputed, _) = first_line(&submission, &answers);
+    Ok(Replay {
+        stored: crossing.decision.clone().unwrap_or_default(),
+        recomputed,
+    })
+}
+
+/// What the agencies answered for one crossing.
+pub struct Answers {
+    pub checks: Vec<identity::CheckTravellerResponse>,
+    pub declaration: Option<customs::Declaration>,
+    pub assessment: Option<sanitary::Assessment>,
+}
+
+/// The first line's decision from the agencies' answers, with the digest of its inputs and the
+/// versions of the rule sets that made it; and the keys of the travellers it concerns.
+pub fn first_line(
+    submission: &pb::CrossingSubmission,
+    answers: &Answers,
+) -> (pb::Decision, Vec<String>) {
+    let mut findings = Vec::new();
+    let mut traveller_keys = Vec::new();
+    let mut inputs = vec![submission.encode_to_vec()];
+    for (index, response) in answers.checks.iter().enumerate() {
+        inputs.push(response.encode_to_vec());
+        let check = response.check.clone().unwrap_or_default();
+        if let Some(document) = &check.document {
+            traveller_keys.push(audit::traveller_key(
+                &document.issuing_state,
+                &document.document_number,
+            ));
         }
-        if let Some(assessment) = &assessment {
-            findings.extend(
-                assessment
-                    .consignments
-                    .iter()
-                    .map(|consignment| pb::Finding {
-                        agency: Agency::Sanitary.into(),
-                        subject: consignment.subject.clone(),
-                        verdict: consignment.verdict,
-                        reasons: consignment.reasons.clone(),
-                        record_id: assessment.assessment_id.clone(),
-                    }),
-            );
-        }
-        let traveller_keys = traveller_keys.into_iter().flatten().collect();
-        Ok((decision::decide(findings, amounts), traveller_keys))
+        findings.push(pb::Finding {
+            agency: Agency::BorderPolice.into(),
+            subject: format!("travellers[{index}]"),
+            verdict: check.verdict,
+            reasons: with_subjects(check.reasons, Some(index)),
+            record_id: check.check_id,
+        });
+    }
+    let mut amounts = Vec::new();
+    if let Some(declaration) = &answers.declaration {
+        inputs.push(declaration.encode_to_vec());
+        amounts = amounts_due(declaration);
+        findings.push(pb::Finding {
+            agency: Agency::Customs.into(),
+            subject: "goods".into(),
+            verdict: declaration.verdict,
+            reasons: with_subjects(declaration.reasons.clone(), None),
+            record_id: declaration.declaration_id.clone(),
+        });
+    }
+    if let Some(assessment) = &answers.assessment {
+        inputs.push(assessment.encode_to_vec());
+        findings.extend(
+            assessment
+                .consignments
+                .iter()
+                .map(|consignment| pb::Finding {
+                    agency: Agency::Sanitary.into(),
+                    subject: consignment.subject.clone(),
+                    verdict: consignment.verdict,
+                    reasons: consignment.reasons.clone(),
+                    record_id: assessment.assessment_id.clone(),
+                }),
+        );
+    }
+    let mut decision = decision::decide(findings, amounts);
+    decision.inputs_digest = decision::digest(&inputs);
+    decision.rule_sets = vec![pb::RuleSet {
+        name: decision::RULE_SET.into(),
+        version: decision::RULE_SET_VERSION.into(),
+    }];
+    (decision, traveller_keys)
+}
+
+/// A stored decision beside the one its inputs give today.
+pub struct Replay {
+    pub stored: pb::Decision,
+    pub recomputed: pb::Decision,
+}
+
+impl Replay {
+    /// Whether today's rules give the decision that was stored.
+    pub fn matches(&self) -> bool {
+        self.stored.inputs_digest == self.recomputed.inputs_digest
+            && self.stored.rule_sets == self.recomputed.rule_sets
+            && self.stored.outcome == self.recomputed.outcome
+            && self.stored.findings == self.recomputed.findings
     }
 }
 

@@ -11,6 +11,22 @@ use bordermesh_proto::{
     crossing::v1::{Decision, Finding, Outcome},
 };
 
+/// The rule set this module is, and its version: bumped whenever a change here could change a
+/// decision, so that a replay tells a changed rule from changed inputs.
+pub const RULE_SET: &str = "bordermesh.gateway.decision";
+pub const RULE_SET_VERSION: &str = "1";
+
+/// SHA-256 over the length-prefixed inputs of a decision.
+pub fn digest(inputs: &[Vec<u8>]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for input in inputs {
+        hasher.update((input.len() as u64).to_be_bytes());
+        hasher.update(input);
+    }
+    hex::encode(hasher.finalize())
+}
+
 fn severity(verdict: Verdict) -> u8 {
     match verdict {
         Verdict::Unspecified | Verdict::Clear => 0,
@@ -95,6 +111,7 @@ pub fn decide(findings: Vec<Finding>, amounts_due: Vec<Money>) -> Decision {
         referred_to: referred_to.into_iter().map(Into::into).collect(),
         refusal_codes,
         explanation,
+        ..Decision::default()
     }
 }
 
