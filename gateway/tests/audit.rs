@@ -4,15 +4,9 @@
 
 mod support;
 
-use std::process::Command;
-
-use bordermesh_gateway::mesh::Service;
-use bordermesh_proto::crossing::v1::{
-    GetCrossingRequest, ListPersonalDataAccessRequest,
-    crossing_service_client::CrossingServiceClient,
-};
+use bordermesh_proto::crossing::v1::{GetCrossingRequest, ListPersonalDataAccessRequest};
 use sqlx::{Connection, SqliteConnection};
-use support::{BINARY, agencies, any_port, config, lorry, start};
+use support::{bordermesh, lorry, mesh_with};
 use tonic::{Code, Request};
 
 fn as_officer<T>(message: T, agency: &str, officer: &str, purpose: &str) -> Request<T> {
@@ -25,26 +19,13 @@ fn as_officer<T>(message: T, agency: &str, officer: &str, purpose: &str) -> Requ
 }
 
 fn verify(data_dir: &std::path::Path) -> (bool, String) {
-    let output = Command::new(BINARY)
-        .args(["audit", "verify", "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    bordermesh(&["audit", "verify"], data_dir)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn accesses_are_recorded_answered_to_the_auditor_and_tampering_is_found() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = config(data_dir.path());
-    let _agencies = agencies(&mut config).await;
-    let gateway = start(Service::Gateway, &config, any_port()).await;
-    let mut client = CrossingServiceClient::connect(format!("http://{}", gateway.addr))
-        .await
-        .unwrap();
+    let mesh = mesh_with(|_| {}).await;
+    let mut client = mesh.client().await;
 
     let crossing = client
         .process_crossing(as_officer(
@@ -124,7 +105,8 @@ async fn accesses_are_recorded_answered_to_the_auditor_and_tampering_is_found() 
             ),
         ]
     );
-    drop(gateway);
+    let data_dir = mesh.data_dir;
+    drop(mesh.gateway);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let (intact, report) = verify(data_dir.path());

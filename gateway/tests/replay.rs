@@ -3,38 +3,19 @@
 
 mod support;
 
-use std::process::Command;
-
-use bordermesh_gateway::mesh::Service;
 use bordermesh_kit::storage::{decode_record, encode_record};
-use bordermesh_proto::{
-    common::v1::Verdict, crossing::v1::crossing_service_client::CrossingServiceClient,
-    customs::v1::AssessDeclarationResponse,
-};
+use bordermesh_proto::{common::v1::Verdict, customs::v1::AssessDeclarationResponse};
 use sqlx::{Connection, SqliteConnection};
-use support::{BINARY, agencies, any_port, config, lorry, start};
+use support::{bordermesh, lorry, mesh_with};
 
 fn replay(data_dir: &std::path::Path, crossing_id: &str) -> (bool, String) {
-    let output = Command::new(BINARY)
-        .args(["replay", crossing_id, "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    bordermesh(&["replay", crossing_id], data_dir)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replayed_decision_matches_until_a_recorded_answer_is_changed() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = config(data_dir.path());
-    let _agencies = agencies(&mut config).await;
-    let gateway = start(Service::Gateway, &config, any_port()).await;
-    let mut client = CrossingServiceClient::connect(format!("http://{}", gateway.addr))
-        .await
-        .unwrap();
+    let mesh = mesh_with(|_| {}).await;
+    let mut client = mesh.client().await;
     let crossing = client
         .process_crossing(lorry())
         .await
@@ -45,7 +26,8 @@ async fn a_replayed_decision_matches_until_a_recorded_answer_is_changed() {
     let decision = crossing.decision.unwrap();
     assert_eq!(decision.inputs_digest.len(), 64);
     assert_eq!(decision.rule_sets.len(), 1);
-    drop(gateway);
+    let data_dir = mesh.data_dir;
+    drop(mesh.gateway);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let (matches, report) = replay(data_dir.path(), &crossing.crossing_id);

@@ -8,28 +8,20 @@ use std::time::{Duration, Instant};
 use bordermesh_gateway::mesh::Service;
 use bordermesh_proto::crossing::v1::{
     CrossingStatus, GetCrossingRequest, ListCrossingsRequest, Outcome, WatchCrossingRequest,
-    crossing_service_client::CrossingServiceClient,
 };
-use support::{agencies, any_port, config, count_rows, free_addr, lorry, start};
+use support::{count_rows, free_addr, lorry, mesh_with, start};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
-async fn client(addr: std::net::SocketAddr) -> CrossingServiceClient<Channel> {
-    CrossingServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_crossing_waits_pending_while_customs_is_down_and_completes_when_it_returns() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = config(data_dir.path());
-    let _agencies = agencies(&mut config).await;
     let customs_addr = free_addr();
-    config.gateway.customs_url = format!("http://{customs_addr}");
-    config.gateway.default_deadline_ms = 1_000;
-    let gateway = start(Service::Gateway, &config, any_port()).await;
-    let mut client = client(gateway.addr).await;
+    let mesh = mesh_with(|config| {
+        config.gateway.customs_url = format!("http://{customs_addr}");
+        config.gateway.default_deadline_ms = 1_000;
+    })
+    .await;
+    let mut client = mesh.client().await;
 
     let request = lorry();
     let pending = client
@@ -52,7 +44,7 @@ async fn a_crossing_waits_pending_while_customs_is_down_and_completes_when_it_re
     let first = watch.next().await.unwrap().unwrap().crossing.unwrap();
     assert_eq!(first.status(), CrossingStatus::Pending);
 
-    let _customs = start(Service::Customs, &config, customs_addr).await;
+    let _customs = start(Service::Customs, &mesh.config, customs_addr).await;
     let decided = tokio::time::timeout(Duration::from_secs(20), watch.next())
         .await
         .expect("the recovery loop finishes the crossing")
@@ -76,22 +68,19 @@ async fn a_crossing_waits_pending_while_customs_is_down_and_completes_when_it_re
         .unwrap();
     assert_eq!(again, decided);
     assert_eq!(
-        count_rows(data_dir.path(), "identity", "traveller_checks").await,
+        count_rows(mesh.data_dir.path(), "identity", "traveller_checks").await,
         1
     );
     assert_eq!(
-        count_rows(data_dir.path(), "customs", "declarations").await,
+        count_rows(mesh.data_dir.path(), "customs", "declarations").await,
         1
     );
 }
 
 #[tokio::test]
 async fn a_caller_whose_deadline_passes_mid_saga_gets_the_one_crossing_on_retry() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = config(data_dir.path());
-    let _agencies = agencies(&mut config).await;
-    let gateway = start(Service::Gateway, &config, any_port()).await;
-    let mut client = client(gateway.addr).await;
+    let mesh = mesh_with(|_| {}).await;
+    let mut client = mesh.client().await;
 
     let mut abandoned = Vec::new();
     for _ in 0..10 {
@@ -143,7 +132,7 @@ async fn a_caller_whose_deadline_passes_mid_saga_gets_the_one_crossing_on_retry(
         ("sanitary", "assessments"),
     ] {
         assert!(
-            count_rows(data_dir.path(), service, table).await <= 10,
+            count_rows(mesh.data_dir.path(), service, table).await <= 10,
             "{table} has doubles"
         );
     }
@@ -151,11 +140,8 @@ async fn a_caller_whose_deadline_passes_mid_saga_gets_the_one_crossing_on_retry(
 
 #[tokio::test]
 async fn crossings_are_listed_a_page_at_a_time() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = config(data_dir.path());
-    let _agencies = agencies(&mut config).await;
-    let gateway = start(Service::Gateway, &config, any_port()).await;
-    let mut client = client(gateway.addr).await;
+    let mesh = mesh_with(|_| {}).await;
+    let mut client = mesh.client().await;
     for _ in 0..5 {
         client.process_crossing(lorry()).await.unwrap();
     }
@@ -198,11 +184,8 @@ async fn crossings_are_listed_a_page_at_a_time() {
 
 #[tokio::test]
 async fn a_rejected_crossing_is_rejected_again_on_retry() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = config(data_dir.path());
-    let _agencies = agencies(&mut config).await;
-    let gateway = start(Service::Gateway, &config, any_port()).await;
-    let mut client = client(gateway.addr).await;
+    let mesh = mesh_with(|_| {}).await;
+    let mut client = mesh.client().await;
     let mut request = lorry();
     request.crossing.as_mut().unwrap().goods[0].commodity_code = "02023".into();
     for _ in 0..2 {
@@ -216,17 +199,16 @@ async fn a_rejected_crossing_is_rejected_again_on_retry() {
             status.message()
         );
     }
-    assert_eq!(count_rows(data_dir.path(), "gateway", "crossings").await, 1);
+    assert_eq!(
+        count_rows(mesh.data_dir.path(), "gateway", "crossings").await,
+        1
+    );
 }
 
 #[tokio::test]
 async fn an_overloaded_gateway_sheds_load_with_resource_exhausted_and_stays_healthy() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = config(data_dir.path());
-    let _agencies = agencies(&mut config).await;
-    config.max_concurrent_calls = 2;
-    let gateway = start(Service::Gateway, &config, any_port()).await;
-    let client = client(gateway.addr).await;
+    let mesh = mesh_with(|config| config.max_concurrent_calls = 2).await;
+    let client = mesh.client().await;
     let calls = (0..32).map(|_| {
         let mut client = client.clone();
         async move { client.process_crossing(lorry()).await }
@@ -248,7 +230,7 @@ async fn an_overloaded_gateway_sheds_load_with_resource_exhausted_and_stays_heal
         "every call is served or shed, nothing else"
     );
 
-    let channel = Channel::from_shared(format!("http://{}", gateway.addr))
+    let channel = Channel::from_shared(format!("http://{}", mesh.gateway.addr))
         .unwrap()
         .connect()
         .await

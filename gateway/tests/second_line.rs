@@ -5,17 +5,16 @@ mod support;
 
 use std::time::Duration;
 
-use bordermesh_gateway::mesh::Service;
 use bordermesh_proto::{
     common::v1::{Agency, Date, Quantity},
-    crossing::v1::{Outcome, WatchCrossingRequest, crossing_service_client::CrossingServiceClient},
+    crossing::v1::{Outcome, WatchCrossingRequest},
     sanitary::v1::{
         Checks, ChedPartI, InspectionOutcome, PresentChedRequest, RecordInspectionResultRequest,
         SubmitChedRequest, sanitary_service_client::SanitaryServiceClient,
     },
 };
 use chrono::{Datelike, Days, Utc};
-use support::{agencies, any_port, config, lorry, start};
+use support::{lorry, mesh_with};
 use tokio_stream::StreamExt;
 
 fn id() -> String {
@@ -24,14 +23,9 @@ fn id() -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_compliant_inspection_clears_the_referred_lorry_with_its_duties_still_due() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut config = config(data_dir.path());
-    let _agencies = agencies(&mut config).await;
-    let gateway = start(Service::Gateway, &config, any_port()).await;
-    let mut crossings = CrossingServiceClient::connect(format!("http://{}", gateway.addr))
-        .await
-        .unwrap();
-    let mut sanitary = SanitaryServiceClient::connect(config.gateway.sanitary_url.clone())
+    let mesh = mesh_with(|_| {}).await;
+    let mut crossings = mesh.client().await;
+    let mut sanitary = SanitaryServiceClient::connect(mesh.config.gateway.sanitary_url.clone())
         .await
         .unwrap();
 

@@ -7,7 +7,9 @@ use std::{net::SocketAddr, path::Path};
 
 use bordermesh_gateway::mesh::Service;
 use bordermesh_kit::{config::Config, server::ServerHandle};
-use bordermesh_proto::crossing::v1::ProcessCrossingRequest;
+use bordermesh_proto::crossing::v1::{
+    ProcessCrossingRequest, crossing_service_client::CrossingServiceClient,
+};
 use tokio_util::sync::CancellationToken;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_bordermesh");
@@ -94,4 +96,49 @@ pub async fn count_rows(data_dir: &Path, service: &str, table: &str) -> i64 {
         .await
         .unwrap();
     rows
+}
+
+/// The three agencies and a gateway, each on port 0, with their files in one directory.
+pub struct Mesh {
+    pub gateway: Running,
+    pub agencies: Vec<Running>,
+    pub config: Config,
+    pub data_dir: tempfile::TempDir,
+}
+
+/// Starts a mesh whose gateway configuration `adjust` may change first.
+pub async fn mesh_with(adjust: impl FnOnce(&mut Config)) -> Mesh {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = config(data_dir.path());
+    let agencies = agencies(&mut config).await;
+    adjust(&mut config);
+    let gateway = start(Service::Gateway, &config, any_port()).await;
+    Mesh {
+        gateway,
+        agencies,
+        config,
+        data_dir,
+    }
+}
+
+impl Mesh {
+    pub async fn client(&self) -> CrossingServiceClient<tonic::transport::Channel> {
+        CrossingServiceClient::connect(format!("http://{}", self.gateway.addr))
+            .await
+            .unwrap()
+    }
+}
+
+/// Runs the `bordermesh` binary; answers whether it succeeded and what it printed.
+pub fn bordermesh(args: &[&str], data_dir: &Path) -> (bool, String) {
+    let output = std::process::Command::new(BINARY)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
 }
