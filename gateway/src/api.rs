@@ -174,10 +174,15 @@ fn step_id(crossing_id: Uuid, step: &str) -> String {
     Uuid::new_v5(&crossing_id, step.as_bytes()).to_string()
 }
 
-/// Duties and VAT added up per currency.
+/// Duties, excise and VAT added up per currency.
 fn amounts_due(declaration: &customs::Declaration) -> Vec<Money> {
     let mut totals: BTreeMap<String, Decimal> = BTreeMap::new();
-    for money in declaration.total_duty.iter().chain(&declaration.total_vat) {
+    for money in declaration
+        .total_duty
+        .iter()
+        .chain(&declaration.total_excise)
+        .chain(&declaration.total_vat)
+    {
         if let Ok(amount) = money.amount.parse::<Decimal>() {
             *totals.entry(money.currency_code.clone()).or_default() += amount;
         }
@@ -254,6 +259,8 @@ impl CrossingApi {
             items: crossing.goods.clone(),
             cash: crossing.cash.clone(),
             crossing_date: crossing.crossing_date,
+            // A crossing's goods are not attributed to one traveller: the adult allowance applies.
+            traveller_under_15: false,
         };
         let response = call_idempotent(deadline, message, |request| {
             let mut client = self.agencies.customs.clone();
@@ -326,12 +333,14 @@ impl CrossingApi {
             .assess_consignments(crossing_id, crossing, declaration.as_ref(), deadline)
             .await?;
         let mut amounts = Vec::new();
+        let mut customs_conditions = Vec::new();
         if let Some(declaration) = &declaration {
             amounts = amounts_due(declaration);
+            customs_conditions = decision::customs_conditions(declaration);
             findings.push(pb::Finding {
                 agency: Agency::Customs.into(),
                 subject: "goods".into(),
-                verdict: declaration.verdict,
+                verdict: decision::customs_verdict(declaration).into(),
                 reasons: with_subjects(declaration.reasons.clone(), None),
                 record_id: declaration.declaration_id.clone(),
             });
@@ -350,7 +359,7 @@ impl CrossingApi {
                     }),
             );
         }
-        Ok(decision::decide(findings, amounts))
+        Ok(decision::decide(findings, amounts, customs_conditions))
     }
 }
 

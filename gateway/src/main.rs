@@ -52,6 +52,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measures a service on loopback; the last line printed is one JSON object.
+    Bench {
+        #[command(subcommand)]
+        bench: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Assesses declarations of N goods items through CustomsService.
+    Declaration {
+        #[arg(long)]
+        items: usize,
+    },
 }
 
 fn load_config(cli: &Cli, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
@@ -98,6 +112,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => cli::cross(file, gateway, *json)
             .await
             .context("the crossing was not processed"),
+        Command::Bench { bench } => match bench {
+            Bench::Declaration { items } => bordermesh_customs::bench::declaration(*items).await,
+        },
     }
 }
 

@@ -505,7 +505,7 @@ fn declaration_to_proto(
                     .unwrap_or_default(),
             })
             .collect(),
-        total_duty: total(assessment.total_duty + assessment.total_excise),
+        total_duty: total(assessment.total_duty),
         total_vat: total(assessment.total_vat),
         referrals: assessment
             .referrals
@@ -533,6 +533,7 @@ fn declaration_to_proto(
         selection_seed: assessment.selection.seed,
         fiu_record_ids,
         exchange_rate_date: Some(validate::date_to_proto(assessment.rates_date)),
+        total_excise: total(assessment.total_excise),
         tariff_currency: currency,
     }
 }

@@ -896,7 +896,7 @@ mod tests {
         let fixture = Fixture::new(Tariff::from_toml(DEFAULT_TARIFF).unwrap());
         let result = fixture.assess(&declaration(
             Procedure::PersonalLuggage,
-            vec![item("960100", "100", "0")],
+            vec![item("960110", "100", "0")],
         ));
         assert_eq!(result.referrals[0].kind, ReferralKind::Licence);
         assert_eq!(result.referrals[0].document_type, "CITES");

@@ -121,7 +121,7 @@ mod tests {
             Procedure::PersonalLuggage,
         ] {
             assert_eq!(
-                document(&licences, "960100", procedure).as_deref(),
+                document(&licences, "960110", procedure).as_deref(),
                 Some("CITES")
             );
         }
