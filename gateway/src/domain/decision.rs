@@ -339,7 +339,7 @@ mod tests {
             });
         assert_eq!(
             customs_conditions(&cites),
-            ["goods[2]: present the CITES licence for 960100 to customs"]
+            ["goods[2]: present the CITES licence for 960110 to customs"]
         );
     }
 }
