@@ -51,7 +51,7 @@ struct Customs {
     config: Config,
     shutdown: CancellationToken,
     server: JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Customs {
@@ -102,7 +102,7 @@ impl Customs {
             config,
             shutdown,
             server,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -570,5 +570,39 @@ async fn ncts_transit_is_opened_with_a_guarantee_discharged_once_and_reported_wh
         violations(&status),
         ["arrival_date", "mrn", "office_of_destination", "request_id"]
     );
+    customs.stop().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_reloads_the_risk_profiles_named_by_the_tariff() {
+    let mut customs = Customs::start(&risk_with_random("100", "0")).await;
+    assert_eq!(
+        customs
+            .assess(import(vec![toys()], false))
+            .await
+            .unwrap()
+            .lane(),
+        Lane::Red
+    );
+    let reloaded = risk_with_random("0", "0").replace("2026.07-1", "2026.07-2");
+    std::fs::write(customs.dir.path().join("risk.toml"), reloaded).unwrap();
+    let hangup = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hangup.success());
+    // Other servers of this test binary reload their own unchanged files meanwhile.
+    let mut version = String::new();
+    for _ in 0..100 {
+        let declaration = customs.assess(import(vec![toys()], false)).await.unwrap();
+        version = declaration.risk_rule_set_version.clone();
+        if version == "2026.07-2" {
+            assert_eq!(declaration.lane(), Lane::Green);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(version, "2026.07-2");
     customs.stop().await;
 }

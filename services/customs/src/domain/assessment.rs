@@ -474,6 +474,7 @@ pub fn assess(
         });
     }
     for relief in [
+        Relief::NotForFreeCirculation,
         Relief::TravellerAllowance,
         Relief::DeMinimisDuty,
         Relief::DeMinimisDutyAndVat,
@@ -488,6 +489,10 @@ pub fn assess(
             continue;
         }
         let (rule_id, text) = match relief {
+            Relief::NotForFreeCirculation => (
+                "UCC-ART-77",
+                "not released for free circulation: no import duty or VAT is incurred",
+            ),
             Relief::TravellerAllowance => (
                 "DIR-2007-74-ART-7",
                 "within the traveller's allowance: free of duty and VAT",
@@ -496,7 +501,7 @@ pub fn assess(
                 "REG-1186-2009-ART-23",
                 "a consignment of negligible value: relieved of import duty",
             ),
-            Relief::DeMinimisDutyAndVat | Relief::NotForFreeCirculation => (
+            Relief::DeMinimisDutyAndVat => (
                 "REG-1186-2009-ART-23",
                 "a consignment of negligible value: relieved of duty and VAT",
             ),
@@ -877,6 +882,12 @@ mod tests {
             let result = fixture.assess(&declaration(procedure, vec![item("950300", "5000", "0")]));
             assert_eq!(result.total_duty + result.total_vat, Decimal::ZERO);
             assert_eq!(result.verdict, Verdict::Clear);
+            assert!(
+                result
+                    .findings
+                    .iter()
+                    .any(|f| f.code == "NOT_FOR_FREE_CIRCULATION")
+            );
         }
     }
 
