@@ -381,6 +381,24 @@ impl CustomsApi {
             &mut violations,
         );
         let transport = read_transport(request.transport_mode, &mut violations);
+        if let Some(vehicle) = &request.vehicle {
+            validate::required_text(
+                "vehicle.registration",
+                &vehicle.registration,
+                &mut violations,
+            );
+            validate::country(
+                "vehicle.registration_country",
+                &vehicle.registration_country,
+                &mut violations,
+            );
+            if pb::VehicleKind::try_from(vehicle.kind).is_err() {
+                violations.add(
+                    "vehicle.kind",
+                    format!("{} is not a known value", vehicle.kind),
+                );
+            }
+        }
         let procedure = read_procedure(request, &mut violations);
         let trader = read_trader(
             "declarant",

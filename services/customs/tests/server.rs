@@ -14,7 +14,7 @@ use bordermesh_proto::{
     customs::v1::{
         AssessDeclarationRequest, CashCarried, CashKind, Declaration, DischargeTransitRequest,
         GetDeclarationRequest, GoodsItem, Lane, ListOverdueTransitsRequest, OpenTransitRequest,
-        Procedure, ReferralKind, Trader, TransitMovement,
+        Procedure, ReferralKind, Trader, TransitMovement, Vehicle, VehicleKind,
         customs_service_client::CustomsServiceClient,
     },
 };
@@ -384,6 +384,11 @@ async fn bad_input_gets_a_field_violation_for_each_bad_field() {
         eori: "rs-100".into(),
         authorised_economic_operator: false,
     });
+    request.vehicle = Some(Vehicle {
+        registration: String::new(),
+        registration_country: "Serbia".into(),
+        kind: VehicleKind::Lorry.into(),
+    });
     request.cash = vec![CashCarried {
         traveller_reference: "driver".into(),
         amount: eur("0"),
@@ -403,6 +408,8 @@ async fn bad_input_gets_a_field_violation_for_each_bad_field() {
             "items[1].quantity.value",
             "items[2].invoice_value.amount",
             "items[2].net_mass_kg",
+            "vehicle.registration",
+            "vehicle.registration_country",
         ]
     );
 
