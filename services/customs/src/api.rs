@@ -705,6 +705,14 @@ impl CustomsService for CustomsApi {
             request.departure_date.as_ref(),
             &mut violations,
         );
+        // Four-digit years keep the stored ISO dates in calendar order as text.
+        let departure = departure.filter(|day| {
+            let plausible = (1970..=9999).contains(&day.year());
+            if !plausible {
+                violations.add("departure_date", "must be in a year from 1970 to 9999");
+            }
+            plausible
+        });
         let time_limit = validate::date("time_limit", request.time_limit.as_ref(), &mut violations);
         if let (Some(departure), Some(limit)) = (departure, time_limit)
             && let Err(problem) = transit::check_time_limit(departure, limit)
