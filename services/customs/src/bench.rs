@@ -118,10 +118,14 @@ pub async fn declaration(items: usize) -> anyhow::Result<()> {
     )
     .await?;
     let addr = handle.local_addr()?;
+    // The client connects while the server is still starting: its connection must not predate
+    // the option.
+    crate::disable_nagle(&handle)?;
     let server = tokio::spawn(async move { crate::serve(&config, handle).await });
 
     let measured = async {
         let channel = Endpoint::from_shared(format!("http://{addr}"))?
+            .tcp_nodelay(true)
             .connect()
             .await
             .context("connecting to the customs server")?;

@@ -102,6 +102,16 @@ fn reload_on_hangup(config: Config, rules: RulesInForce, shutdown: CancellationT
 #[cfg(not(unix))]
 fn reload_on_hangup(_config: Config, _rules: RulesInForce, _shutdown: CancellationToken) {}
 
+/// Sets TCP_NODELAY on the listening socket, which the connections it accepts from then on
+/// inherit. An answer is written as several HTTP/2 frames (headers, data, trailers): with
+/// Nagle's algorithm the later ones would wait for the client's delayed ACK, 40 ms on Linux.
+/// `serve` calls it; a caller that lets clients connect before `serve` runs calls it first.
+pub fn disable_nagle(handle: &ServerHandle) -> anyhow::Result<()> {
+    socket2::SockRef::from(&handle.listener)
+        .set_tcp_nodelay(true)
+        .context("disabling Nagle's algorithm")
+}
+
 /// Reads the rules, opens the database, and serves until shutdown.
 pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> {
     let rulebook = load_rulebook(config)?;
@@ -117,6 +127,7 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     }
     let url = config.database_url("customs", config.customs.database_url.as_ref());
     let pool = storage::connect(&url, &MIGRATIONS).await?;
+    disable_nagle(&handle)?;
     let rules = RulesInForce::new(rulebook);
     reload_on_hangup(config.clone(), rules.clone(), handle.shutdown.clone());
     let api = api::CustomsApi::new(store::Store::new(pool.clone()), rules);

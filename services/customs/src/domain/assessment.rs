@@ -514,16 +514,23 @@ pub fn assess(
             subject: "items".into(),
         });
     }
-    for (index, item) in declaration.goods.iter().enumerate() {
-        if !item.classification_verified {
-            findings.push(Finding {
-                verdict: Verdict::Clear,
-                code: "CLASSIFICATION_UNVERIFIED",
-                rule_id: "UCC-ART-57".into(),
-                message: "no nomenclature is configured: only the code's format was checked".into(),
-                subject: format!("items[{index}].commodity_code"),
-            });
-        }
+    // Without a nomenclature no code is verified: one reason says so for all of them, and each
+    // item's own flag repeats it.
+    let unverified = declaration
+        .goods
+        .iter()
+        .filter(|item| !item.classification_verified)
+        .count();
+    if unverified > 0 {
+        findings.push(Finding {
+            verdict: Verdict::Clear,
+            code: "CLASSIFICATION_UNVERIFIED",
+            rule_id: "UCC-ART-57".into(),
+            message: format!(
+                "no nomenclature is configured: only the format of {unverified} commodity code(s) was checked"
+            ),
+            subject: "items".into(),
+        });
     }
     let referrals = referrals(declaration, rules);
     for referral in referrals.iter().filter(|r| r.kind == ReferralKind::Licence) {
@@ -900,6 +907,22 @@ mod tests {
         assert_eq!(result.referrals[0].document_type, "CHED-P");
         assert_eq!(result.items[0].duty.value.to_string(), "5312.00");
         assert_eq!(result.selection.lane, Lane::Green);
+    }
+
+    #[test]
+    fn ucc_art_57_unverified_classification_is_reported_once_for_all_items() {
+        let fixture = Fixture::new(Tariff::from_toml(DEFAULT_TARIFF).unwrap());
+        let mut unverified = item("950300", "500", "0");
+        unverified.classification_verified = false;
+        let result = fixture.assess(&import(vec![unverified.clone(), unverified]));
+        let reasons: Vec<_> = result
+            .findings
+            .iter()
+            .filter(|f| f.code == "CLASSIFICATION_UNVERIFIED")
+            .collect();
+        assert_eq!(reasons.len(), 1);
+        assert!(reasons[0].message.contains("2 commodity code(s)"));
+        assert!(result.items.iter().all(|i| !i.classification_verified));
     }
 
     #[test]
