@@ -47,6 +47,15 @@ impl Store {
         &self.pool
     }
 
+    /// SQLite only: copies the write-ahead log into the database without waiting for readers
+    /// or writers, so that commits do not pay for the checkpoint themselves.
+    pub async fn checkpoint_sqlite(&self) -> sqlx::Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn insert_declaration(
         &self,
         tx: &mut Transaction<'_, Any>,
@@ -197,7 +206,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use bordermesh_kit::storage::{connect, testing};
+    use bordermesh_kit::storage::{self, connect, testing};
     use rust_decimal::Decimal;
 
     use super::*;
@@ -227,6 +236,9 @@ mod tests {
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
+            if database.backend == storage::Backend::Sqlite {
+                store.checkpoint_sqlite().await.unwrap();
+            }
             let id = Uuid::parse_str(&declaration.declaration_id).unwrap();
             assert_eq!(
                 store.get_declaration(id).await.unwrap(),
