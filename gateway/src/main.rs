@@ -72,6 +72,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Assesses declarations of N goods items through CustomsService.
+    Declaration {
+        #[arg(long)]
+        items: usize,
+    },
     /// Standard crossings through the whole mesh against a bare RPC through the same stack.
     Crossing {
         /// Seconds each half of the measurement runs.
@@ -153,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency,
                 store,
             } => bench::crossing(Duration::from_secs(*duration), *concurrency, *store).await,
+            Bench::Declaration { items } => bordermesh_customs::bench::declaration(*items).await,
         },
         Command::Replay {
             crossing_id,

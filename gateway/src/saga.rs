@@ -124,10 +124,15 @@ fn step_id(crossing_id: Uuid, step: &str) -> String {
     Uuid::new_v5(&crossing_id, step.as_bytes()).to_string()
 }
 
-/// Duties and VAT added up per currency.
+/// Duties, excise and VAT added up per currency.
 fn amounts_due(declaration: &customs::Declaration) -> Vec<Money> {
     let mut totals: BTreeMap<String, Decimal> = BTreeMap::new();
-    for money in declaration.total_duty.iter().chain(&declaration.total_vat) {
+    for money in declaration
+        .total_duty
+        .iter()
+        .chain(&declaration.total_excise)
+        .chain(&declaration.total_vat)
+    {
         if let Ok(amount) = money.amount.parse::<Decimal>() {
             *totals.entry(money.currency_code.clone()).or_default() += amount;
         }
@@ -354,10 +359,21 @@ impl Saga {
                     finding.reasons = now.reasons.clone();
                 }
             }
+            let customs_conditions = match self
+                .store
+                .step_response(&crossing.crossing_id, "customs")
+                .await?
+            {
+                Some(saved) => decode_record::<customs::AssessDeclarationResponse>(&saved)?
+                    .declaration
+                    .map(|declaration| decision::customs_conditions(&declaration))
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
             let updated_decision = pb::Decision {
                 inputs_digest: decision.inputs_digest.clone(),
                 rule_sets: decision.rule_sets.clone(),
-                ..decision::decide(findings, decision.amounts_due.clone())
+                ..decision::decide(findings, decision.amounts_due.clone(), customs_conditions)
             };
             if updated_decision == decision {
                 continue;
@@ -464,6 +480,8 @@ impl Saga {
             items: crossing.goods.clone(),
             cash: crossing.cash.clone(),
             crossing_date: crossing.crossing_date,
+            // A crossing's goods are not attributed to one traveller: the adult allowance applies.
+            traveller_under_15: false,
         };
         let response = self
             .step(
@@ -637,13 +655,15 @@ pub fn first_line(
         });
     }
     let mut amounts = Vec::new();
+    let mut customs_conditions = Vec::new();
     if let Some(declaration) = &answers.declaration {
         inputs.push(declaration.encode_to_vec());
         amounts = amounts_due(declaration);
+        customs_conditions = decision::customs_conditions(declaration);
         findings.push(pb::Finding {
             agency: Agency::Customs.into(),
             subject: "goods".into(),
-            verdict: declaration.verdict,
+            verdict: decision::customs_verdict(declaration).into(),
             reasons: with_subjects(declaration.reasons.clone(), None),
             record_id: declaration.declaration_id.clone(),
         });
@@ -663,12 +683,18 @@ pub fn first_line(
                 }),
         );
     }
-    let mut decision = decision::decide(findings, amounts);
+    let mut decision = decision::decide(findings, amounts, customs_conditions);
     decision.inputs_digest = decision::digest(&inputs);
     decision.rule_sets = vec![pb::RuleSet {
         name: decision::RULE_SET.into(),
         version: decision::RULE_SET_VERSION.into(),
     }];
+    if let Some(declaration) = &answers.declaration {
+        decision.rule_sets.push(pb::RuleSet {
+            name: "bordermesh.customs.risk".into(),
+            version: declaration.risk_rule_set_version.clone(),
+        });
+    }
     (decision, traveller_keys)
 }
 

@@ -1,6 +1,7 @@
 //! One decision from every agency's findings. The strictest verdict wins: a refusal by any
 //! agency refuses the crossing, a referral refers it to that agency's second line, conditions
-//! (duties, documentary checks) clear it with conditions.
+//! (duties, documentary checks, licences) clear it with conditions. Customs' lane weighs in as
+//! its selectivity module means it: RED holds the goods for a physical examination.
 
 use std::collections::BTreeSet;
 
@@ -9,6 +10,7 @@ use rust_decimal::Decimal;
 use bordermesh_proto::{
     common::v1::{Agency, Money, Verdict},
     crossing::v1::{Decision, Finding, Outcome},
+    customs::v1::{Declaration, Lane, ReferralKind},
 };
 
 /// The rule set this module is, and its version: bumped whenever a change here could change a
@@ -49,8 +51,60 @@ fn agency_name(agency: Agency) -> &'static str {
     }
 }
 
-/// Aggregates the findings of every agency; `amounts_due` are customs' totals.
-pub fn decide(findings: Vec<Finding>, amounts_due: Vec<Money>) -> Decision {
+/// The verdict a customs lane asks for: RED refers the goods to customs' second line for a
+/// physical examination, YELLOW clears them once a documentary check is done, BLUE (audit
+/// after release) and GREEN hold nothing.
+pub fn lane_verdict(lane: Lane) -> Verdict {
+    match lane {
+        Lane::Red => Verdict::Refer,
+        Lane::Yellow => Verdict::ClearWithConditions,
+        Lane::Blue | Lane::Green | Lane::Unspecified => Verdict::Clear,
+    }
+}
+
+/// Customs' verdict on the goods: the stricter of the declaration's own and its lane's.
+pub fn customs_verdict(declaration: &Declaration) -> Verdict {
+    let own = Verdict::try_from(declaration.verdict).unwrap_or(Verdict::Unspecified);
+    let lane = lane_verdict(declaration.lane());
+    if severity(lane) > severity(own) {
+        lane
+    } else {
+        own
+    }
+}
+
+/// What customs asks for before release besides payment: the documentary check of a YELLOW
+/// lane, and the licence of every licence referral (CITES, dual-use).
+pub fn customs_conditions(declaration: &Declaration) -> Vec<String> {
+    let mut conditions = Vec::new();
+    if declaration.lane() == Lane::Yellow {
+        conditions.push(format!(
+            "goods: documentary check by customs before release (risk rules {})",
+            declaration.lane_rule_ids.join(", ")
+        ));
+    }
+    conditions.extend(
+        declaration
+            .referrals
+            .iter()
+            .filter(|referral| referral.kind() == ReferralKind::Licence)
+            .map(|referral| {
+                format!(
+                    "goods[{}]: present the {} licence for {} to customs",
+                    referral.item_index, referral.document_type, referral.commodity_code
+                )
+            }),
+    );
+    conditions
+}
+
+/// Aggregates the findings of every agency; `amounts_due` are customs' totals and
+/// `customs_conditions` what customs asks for besides payment.
+pub fn decide(
+    findings: Vec<Finding>,
+    amounts_due: Vec<Money>,
+    customs_conditions: Vec<String>,
+) -> Decision {
     let worst = findings
         .iter()
         .map(verdict_of)
@@ -90,6 +144,7 @@ pub fn decide(findings: Vec<Finding>, amounts_due: Vec<Money>) -> Decision {
         .filter(|m| m.amount.parse::<Decimal>().is_ok_and(|v| v > Decimal::ZERO))
         .map(|m| format!("pay {} {} in duties and taxes", m.amount, m.currency_code))
         .collect();
+    conditions.extend(customs_conditions);
     conditions.extend(
         findings
             .iter()
@@ -192,6 +247,7 @@ mod tests {
         let decision = decide(
             vec![finding(Agency::BorderPolice, Verdict::Clear, "")],
             vec![eur("0.00")],
+            vec![],
         );
         assert_eq!(decision.outcome(), Outcome::Cleared);
         assert!(decision.conditions.is_empty());
@@ -202,6 +258,7 @@ mod tests {
         let decision = decide(
             vec![finding(Agency::Customs, Verdict::ClearWithConditions, "")],
             vec![eur("141.45")],
+            vec![],
         );
         assert_eq!(decision.outcome(), Outcome::ClearedWithConditions);
         assert_eq!(decision.conditions, ["pay 141.45 EUR in duties and taxes"]);
@@ -214,6 +271,7 @@ mod tests {
                 finding(Agency::Customs, Verdict::ClearWithConditions, ""),
                 finding(Agency::Sanitary, Verdict::Refer, ""),
             ],
+            vec![],
             vec![],
         );
         assert_eq!(decision.outcome(), Outcome::Referred);
@@ -228,6 +286,7 @@ mod tests {
                 finding(Agency::BorderPolice, Verdict::Refuse, "A"),
             ],
             vec![],
+            vec![],
         );
         assert_eq!(decision.outcome(), Outcome::Refused);
         assert_eq!(decision.refusal_codes, ["A"]);
@@ -236,6 +295,68 @@ mod tests {
             decision
                 .explanation
                 .starts_with("Refused (Annex V Part B code A)")
+        );
+    }
+
+    fn declaration(lane: Lane, verdict: Verdict) -> Declaration {
+        Declaration {
+            verdict: verdict.into(),
+            lane: lane.into(),
+            lane_rule_ids: vec!["RP-VEHICLES-01".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_red_lane_refers_the_goods_to_customs_second_line() {
+        let red = declaration(Lane::Red, Verdict::ClearWithConditions);
+        assert_eq!(customs_verdict(&red), Verdict::Refer);
+        let decision = decide(
+            vec![finding(Agency::Customs, customs_verdict(&red), "")],
+            vec![eur("15.00")],
+            customs_conditions(&red),
+        );
+        assert_eq!(decision.outcome(), Outcome::Referred);
+        assert_eq!(decision.referred_to, [i32::from(Agency::Customs)]);
+    }
+
+    #[test]
+    fn a_yellow_lane_sets_a_documentary_check_and_blue_or_green_hold_nothing() {
+        let yellow = declaration(Lane::Yellow, Verdict::Clear);
+        assert_eq!(customs_verdict(&yellow), Verdict::ClearWithConditions);
+        let decision = decide(
+            vec![finding(Agency::Customs, customs_verdict(&yellow), "")],
+            vec![],
+            customs_conditions(&yellow),
+        );
+        assert_eq!(decision.outcome(), Outcome::ClearedWithConditions);
+        assert_eq!(
+            decision.conditions,
+            ["goods: documentary check by customs before release (risk rules RP-VEHICLES-01)"]
+        );
+        for lane in [Lane::Blue, Lane::Green] {
+            let released = declaration(lane, Verdict::Clear);
+            assert_eq!(customs_verdict(&released), Verdict::Clear);
+            assert!(customs_conditions(&released).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_licence_referral_becomes_a_condition_naming_the_item() {
+        let mut cites = declaration(Lane::Green, Verdict::ClearWithConditions);
+        cites
+            .referrals
+            .push(bordermesh_proto::customs::v1::Referral {
+                agency: Agency::Customs.into(),
+                item_index: 2,
+                commodity_code: "960110".into(),
+                document_type: "CITES".into(),
+                reason: String::new(),
+                kind: ReferralKind::Licence.into(),
+            });
+        assert_eq!(
+            customs_conditions(&cites),
+            ["goods[2]: present the CITES licence for 960110 to customs"]
         );
     }
 }

@@ -1,13 +1,41 @@
-//! Persistence of lodged declarations; the only place this service writes SQL.
+//! Persistence of lodged declarations, cash records for the financial intelligence unit and
+//! transit movements; the only place this service writes SQL.
 
-use bordermesh_kit::storage::{encode_record, fetch_record, now_millis};
-use bordermesh_proto::customs::v1::Declaration;
+use bordermesh_kit::storage::{decode_record, encode_record, fetch_record, now_millis};
+use bordermesh_proto::customs::v1::{Declaration, TransitMovement, TransitStatus};
 use sqlx::{Any, AnyPool, Transaction};
 use uuid::Uuid;
+
+use crate::domain::cash::FiuRecord;
 
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+}
+
+/// Where a record for the FIU comes from.
+pub struct FiuContext<'a> {
+    pub declaration_id: &'a str,
+    pub crossing_point: &'a str,
+    pub currency_code: &'a str,
+}
+
+/// A stored FIU record as read back.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredFiuRecord {
+    pub record_id: String,
+    pub traveller_reference: String,
+    pub compliance: String,
+    pub value_amount: String,
+    pub declared_amount: String,
+    pub currency_code: String,
+    pub cash_forms: String,
+}
+
+fn status_name(movement: &TransitMovement) -> &'static str {
+    TransitStatus::try_from(movement.status)
+        .unwrap_or_default()
+        .as_str_name()
 }
 
 impl Store {
@@ -53,18 +81,140 @@ impl Store {
         )
         .await
     }
+
+    /// Records one carrier's cash for the FIU, under `record_id`.
+    pub async fn insert_fiu_record(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        record_id: Uuid,
+        context: &FiuContext<'_>,
+        record: &FiuRecord,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO cash_fiu_records (record_id, declaration_id, crossing_point, traveller_reference, \
+             compliance, value_amount, declared_amount, currency_code, cash_forms, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(record_id.to_string())
+        .bind(context.declaration_id)
+        .bind(context.crossing_point)
+        .bind(&record.traveller_reference)
+        .bind(record.compliance.code())
+        .bind(record.value.to_string())
+        .bind(record.declared_value.to_string())
+        .bind(context.currency_code)
+        .bind(&record.forms)
+        .bind(now_millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The FIU records made from one declaration, in traveller order.
+    pub async fn fiu_records(&self, declaration_id: &str) -> sqlx::Result<Vec<StoredFiuRecord>> {
+        sqlx::query_as(
+            "SELECT record_id, traveller_reference, compliance, value_amount, declared_amount, \
+             currency_code, cash_forms FROM cash_fiu_records WHERE declaration_id = $1 \
+             ORDER BY traveller_reference, record_id",
+        )
+        .bind(declaration_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Stores a newly opened movement; `time_limit` is its ISO 8601 date.
+    pub async fn insert_transit(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        movement: &TransitMovement,
+        time_limit: &str,
+    ) -> sqlx::Result<()> {
+        let now = now_millis();
+        sqlx::query(
+            "INSERT INTO transit_movements (mrn, status, office_of_departure, time_limit, created_at, updated_at, record) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&movement.mrn)
+        .bind(status_name(movement))
+        .bind(&movement.office_of_departure)
+        .bind(time_limit)
+        .bind(now)
+        .bind(now)
+        .bind(encode_record(movement))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_transit(&self, mrn: &str) -> anyhow::Result<Option<TransitMovement>> {
+        fetch_record(
+            &self.pool,
+            "SELECT record FROM transit_movements WHERE mrn = $1",
+            mrn,
+        )
+        .await
+    }
+
+    /// Saves a discharged movement if it is still open; `false` when another call discharged
+    /// it first.
+    pub async fn discharge_transit(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        movement: &TransitMovement,
+    ) -> sqlx::Result<bool> {
+        let updated = sqlx::query(
+            "UPDATE transit_movements SET status = $1, updated_at = $2, record = $3 \
+             WHERE mrn = $4 AND status = $5",
+        )
+        .bind(status_name(movement))
+        .bind(now_millis())
+        .bind(encode_record(movement))
+        .bind(&movement.mrn)
+        .bind(TransitStatus::Open.as_str_name())
+        .execute(&mut **tx)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Open movements whose time limit is before `as_of` (ISO 8601), longest overdue first.
+    pub async fn overdue_transits(
+        &self,
+        as_of: &str,
+        limit: i64,
+    ) -> anyhow::Result<Vec<TransitMovement>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT record FROM transit_movements WHERE status = $1 AND time_limit < $2 \
+             ORDER BY time_limit, mrn LIMIT $3",
+        )
+        .bind(TransitStatus::Open.as_str_name())
+        .bind(as_of)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|(text,)| decode_record(text)).collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use bordermesh_kit::storage::{connect, testing};
+    use rust_decimal::Decimal;
 
     use super::*;
+    use crate::domain::cash::Compliance;
+
+    async fn stores() -> Vec<(Store, testing::TestDatabase)> {
+        let mut stores = Vec::new();
+        for database in testing::databases().await.unwrap() {
+            let pool = connect(&database.url, &crate::MIGRATIONS).await.unwrap();
+            stores.push((Store::new(pool), database));
+        }
+        stores
+    }
 
     #[tokio::test]
     async fn a_declaration_is_read_back_and_its_mrn_is_unique_on_every_backend() {
-        for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+        for (store, database) in stores().await {
             let declaration = Declaration {
                 declaration_id: Uuid::new_v4().to_string(),
                 mrn: "26SI0000000000000X".into(),
@@ -92,6 +242,89 @@ mod tests {
                 .insert_declaration(&mut tx, "SI-OBREZJE", "IMPORT", &twin)
                 .await;
             assert!(duplicate.is_err(), "{:?}", database.backend);
+        }
+    }
+
+    #[tokio::test]
+    async fn fiu_records_are_kept_per_declaration_on_every_backend() {
+        for (store, database) in stores().await {
+            let declaration_id = Uuid::new_v4().to_string();
+            let context = FiuContext {
+                declaration_id: &declaration_id,
+                crossing_point: "SI-OBREZJE",
+                currency_code: "EUR",
+            };
+            let record = FiuRecord {
+                traveller_reference: "driver".into(),
+                compliance: Compliance::Undeclared,
+                value: Decimal::new(1_250_000, 2),
+                declared_value: Decimal::new(0, 2),
+                forms: "currency, gold coins".into(),
+            };
+            let mut tx = store.pool().begin().await.unwrap();
+            store
+                .insert_fiu_record(&mut tx, Uuid::new_v4(), &context, &record)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            let stored = store.fiu_records(&declaration_id).await.unwrap();
+            assert_eq!(stored.len(), 1, "{:?}", database.backend);
+            assert_eq!(stored[0].compliance, "UNDECLARED");
+            assert_eq!(stored[0].value_amount, "12500.00");
+            assert!(store.fiu_records("other").await.unwrap().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn transits_are_discharged_once_and_overdue_ones_listed_on_every_backend() {
+        for (store, database) in stores().await {
+            let movement = |mrn: &str| TransitMovement {
+                mrn: mrn.into(),
+                status: TransitStatus::Open.into(),
+                office_of_departure: "RS000100".into(),
+                ..Default::default()
+            };
+            let mut tx = store.pool().begin().await.unwrap();
+            for (mrn, limit) in [
+                ("A", "2026-07-20"),
+                ("B", "2026-07-18"),
+                ("C", "2026-07-25"),
+            ] {
+                store
+                    .insert_transit(&mut tx, &movement(mrn), limit)
+                    .await
+                    .unwrap();
+            }
+            tx.commit().await.unwrap();
+            let overdue: Vec<String> = store
+                .overdue_transits("2026-07-21", 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.mrn)
+                .collect();
+            assert_eq!(overdue, ["B", "A"], "{:?}", database.backend);
+
+            let discharged = TransitMovement {
+                status: TransitStatus::Discharged.into(),
+                ..movement("B")
+            };
+            let mut tx = store.pool().begin().await.unwrap();
+            assert!(store.discharge_transit(&mut tx, &discharged).await.unwrap());
+            tx.commit().await.unwrap();
+            let mut tx = store.pool().begin().await.unwrap();
+            assert!(!store.discharge_transit(&mut tx, &discharged).await.unwrap());
+            tx.rollback().await.unwrap();
+            assert_eq!(
+                store.get_transit("B").await.unwrap().unwrap().status(),
+                TransitStatus::Discharged
+            );
+            let overdue = store.overdue_transits("2026-07-21", 10).await.unwrap();
+            assert_eq!(overdue.len(), 1);
+            assert_eq!(
+                store.overdue_transits("2026-07-30", 1).await.unwrap().len(),
+                1
+            );
         }
     }
 }

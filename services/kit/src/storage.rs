@@ -65,7 +65,33 @@ pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result
         .with_context(|| format!("connecting to the {backend:?} database"))?;
     migrate(&pool, &KIT_MIGRATOR).await?;
     migrate(&pool, service_migrations).await?;
+    if backend == Backend::Sqlite {
+        checkpoint_in_background(pool.clone());
+    }
     Ok(pool)
+}
+
+/// How often the SQLite write-ahead log is checkpointed off the request path.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(50);
+
+/// SQLite checkpoints its write-ahead log every 1,000 pages inside the commit that crosses the
+/// mark, which then takes ten times longer than the others. Checkpointing often from a
+/// background task keeps the log short, so commits seldom cross the mark themselves. The task
+/// ends when the pool is closed.
+fn checkpoint_in_background(pool: AnyPool) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(error) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+                tracing::warn!(%error, "background checkpoint failed");
+            }
+        }
+    });
 }
 
 async fn migrate(pool: &AnyPool, migrator: &Migrator) -> anyhow::Result<()> {
