@@ -11,7 +11,7 @@ use std::{
 use anyhow::Context;
 use bordermesh_kit::{config::Config, storage::testing};
 use bordermesh_proto::{
-    common::v1::Money,
+    common::v1::{Money, Quantity},
     crossing::v1::{
         CrossingStatus, ProcessCrossingRequest, crossing_service_client::CrossingServiceClient,
     },
@@ -53,18 +53,22 @@ fn standard_crossing() -> anyhow::Result<ProcessCrossingRequest> {
         ..Default::default()
     });
     let goods = [
-        ("Frozen boneless beef", "020230"),
-        ("Tractor parts", "870899"),
-        ("Laptops", "847130"),
-        ("Cotton T-shirts", "610910"),
-        ("Red wine in bottles", "220421"),
+        ("Frozen boneless beef", "020230", "KGM"),
+        ("Tractor parts", "870899", "KGM"),
+        ("Laptops", "847130", "NAR"),
+        ("Cotton T-shirts", "610910", "NAR"),
+        ("Red wine in bottles", "220421", "LTR"),
     ];
     crossing.goods = goods
         .iter()
-        .map(|(description, code)| GoodsItem {
+        .map(|(description, code, unit)| GoodsItem {
             description: (*description).into(),
             commodity_code: (*code).into(),
             origin_country: "SRB".into(),
+            quantity: Some(Quantity {
+                value: "100".into(),
+                unit: (*unit).into(),
+            }),
             net_mass_kg: "100".into(),
             invoice_value: Some(Money {
                 currency_code: "EUR".into(),
