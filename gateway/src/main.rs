@@ -52,6 +52,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measures a service on generated data; the last line printed is one JSON object.
+    Bench {
+        #[command(subcommand)]
+        bench: Bench,
+    },
+    /// Imports lost, stolen and revoked documents (CSV or JSON Lines) into the identity store.
+    ImportDocuments {
+        file: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Watchlist screening over gRPC, recall against a full scan, and the rapidfuzz baseline.
+    Watchlist {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+    },
+    /// Lost and stolen documents: memory a record and lookup times.
+    Sltd {
+        #[arg(long, default_value_t = 10_000_000)]
+        entries: usize,
+    },
+    /// Advance passenger information: whole manifests in one call.
+    Manifest {
+        #[arg(long, default_value_t = 500)]
+        travellers: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        watchlist_entries: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        documents: usize,
+    },
 }
 
 fn load_config(cli: &Cli, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
@@ -98,6 +134,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => cli::cross(file, gateway, *json)
             .await
             .context("the crossing was not processed"),
+        Command::Bench { bench } => match bench {
+            Bench::Watchlist { entries, queries } => {
+                bordermesh_identity::bench::watchlist(*entries, *queries).await
+            }
+            Bench::Sltd { entries } => bordermesh_identity::bench::sltd(*entries).await,
+            Bench::Manifest {
+                travellers,
+                watchlist_entries,
+                documents,
+            } => {
+                bordermesh_identity::bench::manifest(*travellers, *watchlist_entries, *documents)
+                    .await
+            }
+        },
+        Command::ImportDocuments { file, data_dir } => {
+            let config = load_config(&cli, data_dir.clone())?;
+            let summary = bordermesh_identity::import_documents(&config, file).await?;
+            println!("{summary}");
+            Ok(())
+        }
     }
 }
 

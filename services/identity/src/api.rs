@@ -482,6 +482,11 @@ fn person_from_proto(
     }
 }
 
+/// A person as screening reads them, for callers that built the data themselves.
+pub fn person_for_screening(person: &pb::PersonData) -> Person {
+    person_from_proto("person", person, &mut FieldViolations::new())
+}
+
 /// The person's document, when the passenger data names one.
 fn person_document(
     prefix: &str,

@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod bench;
 pub mod domain;
+pub mod import;
 pub mod registers;
 pub mod store;
 
@@ -94,4 +96,22 @@ async fn purge_daily(store: store::Store, shutdown: CancellationToken) {
             Err(error) => tracing::error!(error = %error, "purging EES records failed"),
         }
     }
+}
+
+/// `bordermesh import-documents`: bulk import into the configured identity store, with a
+/// progress bar; answers a one-line summary with the first rejected rows.
+pub async fn import_documents(config: &Config, path: &std::path::Path) -> anyhow::Result<String> {
+    let url = config.database_url("identity", config.identity.database_url.as_ref());
+    let pool = storage::connect(&url, &MIGRATIONS).await?;
+    let summary = import::import_documents(&store::Store::new(pool.clone()), path, true).await?;
+    pool.close().await;
+    let mut text = format!(
+        "imported {} reports, rejected {}",
+        summary.imported, summary.rejected
+    );
+    for rejection in &summary.rejections {
+        text.push_str("\n  ");
+        text.push_str(rejection);
+    }
+    Ok(text)
 }

@@ -157,6 +157,14 @@ impl WatchlistRegister {
             .unwrap_or_default()
     }
 
+    /// Every alert scored: the reference a benchmark measures the index's recall against.
+    pub fn scan(&self, person: &Person) -> Vec<Hit> {
+        self.watchlist
+            .read()
+            .map(|watchlist| watchlist.scan(person))
+            .unwrap_or_default()
+    }
+
     /// Screens many persons under one read lock.
     pub fn screen_all(&self, persons: &[Person]) -> Vec<Vec<Hit>> {
         self.watchlist
