@@ -220,7 +220,9 @@ pub async fn import_documents(
             let mut reader = csv::Reader::from_reader(BufReader::new(file));
             let mut record = csv::StringRecord::new();
             let headers = reader.headers()?.clone();
+            let mut rows: u64 = 0;
             loop {
+                rows += 1;
                 match reader.read_record(&mut record) {
                     Ok(false) => break,
                     Ok(true) => {
@@ -235,7 +237,7 @@ pub async fn import_documents(
                         writer.row(line, Err(error.to_string())).await?;
                     }
                 }
-                if writer.summary.imported % 10_000 == 0 {
+                if rows.is_multiple_of(10_000) {
                     bar.set_position(reader.position().byte());
                 }
             }
@@ -243,7 +245,7 @@ pub async fn import_documents(
         "jsonl" | "ndjson" => {
             let mut reader = BufReader::new(file);
             let mut text = String::new();
-            let mut line = 0;
+            let mut line: u64 = 0;
             let mut read = 0u64;
             loop {
                 text.clear();
@@ -258,7 +260,7 @@ pub async fn import_documents(
                 }
                 let row = serde_json::from_str::<ImportedReport>(&text).map_err(|e| e.to_string());
                 writer.row(line, row).await?;
-                if line % 10_000 == 0 {
+                if line.is_multiple_of(10_000) {
                     bar.set_position(read);
                 }
             }

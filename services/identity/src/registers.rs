@@ -165,12 +165,27 @@ impl WatchlistRegister {
             .unwrap_or_default()
     }
 
-    /// Screens many persons under one read lock.
+    /// Screens many persons under one read lock, spread over the machine's cores.
     pub fn screen_all(&self, persons: &[Person]) -> Vec<Vec<Hit>> {
-        self.watchlist
-            .read()
-            .map(|watchlist| persons.iter().map(|p| watchlist.screen(p)).collect())
-            .unwrap_or_default()
+        let Ok(watchlist) = self.watchlist.read() else {
+            return Vec::new();
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = persons.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = persons
+                .chunks(chunk)
+                .map(|part| {
+                    let watchlist = &*watchlist;
+                    scope
+                        .spawn(move || part.iter().map(|p| watchlist.screen(p)).collect::<Vec<_>>())
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().unwrap_or_default())
+                .collect()
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -1,12 +1,15 @@
 //! Screening of persons against alerts (wanted persons, refusals of entry such as SIS Art. 24):
 //! names compared after ICAO 9303 Part 3 transliteration, date of birth, nationality and sex.
 //!
-//! The index is an inverted index of blocking keys: each alert is filed under its date of birth
-//! (the exact day, the year, or "unknown") combined with the prefix, suffix and consonant
-//! skeleton of each folded name word. A query looks up only the keys its own words and dates
-//! produce, then scores those candidates with Jaro-Winkler. Because a date of birth that
-//! contradicts the alert's excludes a hit anyway (below), filing by date loses nothing; a name
-//! variant is found as long as one of its words keeps a prefix, suffix or skeleton.
+//! The index is an inverted index of blocking keys. A date of birth that contradicts the
+//! alert's excludes a hit (below), so alerts are first blocked by date of birth: an alert with
+//! an exact date is filed under that day, where a few dozen alerts share a key even in a list
+//! of millions; an alert with only a year, or none, is filed under the year (or "unknown")
+//! combined with the prefix, suffix and consonant skeleton of each folded name word; and every
+//! alert is also filed by name words alone, for travellers whose own date of birth is unknown.
+//! A query looks up only the keys its own date and words produce, then scores those candidates
+//! with Jaro-Winkler. A name variant is found as long as one of its words keeps a prefix,
+//! suffix or skeleton; an alert with an exact date is always a candidate on that date.
 
 use std::collections::HashMap;
 
@@ -254,7 +257,12 @@ impl Watchlist {
 
     fn file(&mut self, position: u32, name: &Name, birth: BirthDate) {
         let mut keys = Vec::with_capacity(name.words.len() * 6);
-        name_keys(name, birth_bucket(birth), &mut keys);
+        match birth {
+            BirthDate::Exact(_) => keys.push(posting_key(birth_bucket(birth), b'D', "")),
+            BirthDate::Year(_) | BirthDate::Unknown => {
+                name_keys(name, birth_bucket(birth), &mut keys)
+            }
+        }
         name_keys(name, ANY_BIRTH, &mut keys);
         keys.sort_unstable();
         keys.dedup();
@@ -266,33 +274,34 @@ impl Watchlist {
         }
     }
 
-    /// The buckets a person's date of birth can match: the exact days within the tolerance,
-    /// the year, and the alerts without a date; every bucket when the person's date is unknown.
-    fn buckets(&self, birth: Option<NaiveDate>) -> Vec<u64> {
+    /// The keys a person can match: every exact date of birth within the tolerance, and the
+    /// name words under the year and under "unknown"; the name words alone when the person's
+    /// date of birth is unknown.
+    fn query_keys(&self, name: &Name, birth: Option<NaiveDate>) -> Vec<u64> {
+        let mut keys = Vec::new();
         let Some(birth) = birth else {
-            return vec![ANY_BIRTH];
+            name_keys(name, ANY_BIRTH, &mut keys);
+            return keys;
         };
         let tolerance = u64::from(self.rules.birth_date_tolerance_days);
         let first = birth
             .checked_sub_days(Days::new(tolerance))
             .unwrap_or(birth);
-        let mut buckets: Vec<u64> = first
-            .iter_days()
-            .take((2 * tolerance + 1) as usize)
-            .map(|day| birth_bucket(BirthDate::Exact(day)))
-            .collect();
-        buckets.push(birth_bucket(BirthDate::Year(birth.year())));
-        buckets.push(birth_bucket(BirthDate::Unknown));
-        buckets
+        keys.extend(
+            first
+                .iter_days()
+                .take((2 * tolerance + 1) as usize)
+                .map(|day| posting_key(birth_bucket(BirthDate::Exact(day)), b'D', "")),
+        );
+        name_keys(name, birth_bucket(BirthDate::Year(birth.year())), &mut keys);
+        name_keys(name, birth_bucket(BirthDate::Unknown), &mut keys);
+        keys
     }
 
     /// Hits at or above the threshold, best first, found through the index.
     pub fn screen(&self, person: &Person) -> Vec<Hit> {
         let name = Name::new(&person.primary_identifier, &person.secondary_identifier);
-        let mut keys = Vec::new();
-        for bucket in self.buckets(person.birth_date) {
-            name_keys(&name, bucket, &mut keys);
-        }
+        let keys = self.query_keys(&name, person.birth_date);
         let mut candidates: Vec<u32> = keys
             .iter()
             .filter_map(|key| self.postings.get(key))
