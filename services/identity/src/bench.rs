@@ -871,3 +871,58 @@ pub async fn manifest(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        domain::watchlist::{MatchRules, Watchlist},
+        registers::alert_from_entry,
+    };
+
+    #[test]
+    fn the_index_recalls_what_a_full_scan_finds_on_generated_variants() {
+        let mut generator = Generator::new(3);
+        let mut watchlist = Watchlist::new(MatchRules {
+            threshold: 0.88,
+            birth_date_tolerance_days: 2,
+        });
+        let alerts: Vec<pb::WatchlistEntry> = (0..5_000).map(|i| generator.alert(i)).collect();
+        for entry in &alerts {
+            watchlist.insert(alert_from_entry(entry).unwrap());
+        }
+        let (mut expected, mut found, mut labelled_found) = (0, 0, 0);
+        let queries = 200;
+        for _ in 0..queries {
+            let alert = &alerts[generator.rng.usize(..alerts.len())];
+            let (person, _) = generator.variant(alert);
+            let person = crate::api::person_for_screening(&person);
+            let scanned: HashSet<String> = watchlist
+                .scan(&person)
+                .into_iter()
+                .map(|h| h.alert_id)
+                .collect();
+            let screened: HashSet<String> = watchlist
+                .screen(&person)
+                .into_iter()
+                .map(|h| h.alert_id)
+                .collect();
+            expected += scanned.len();
+            found += scanned.intersection(&screened).count();
+            labelled_found += usize::from(screened.contains(&alert.alert_id));
+        }
+        let recall = found as f64 / expected as f64;
+        assert!(recall >= 0.99, "recall {recall}");
+        assert!(
+            labelled_found * 100 >= queries * 90,
+            "{labelled_found} of {queries} variants found"
+        );
+    }
+
+    #[test]
+    fn other_transliterations_differ_from_icao_where_habits_differ() {
+        assert_eq!(other_transliteration("Müller"), "MULLER");
+        assert_eq!(other_transliteration("Юрий"), "YURIY");
+        assert_eq!(other_transliteration("Харитонов"), "HARITONOV");
+    }
+}
