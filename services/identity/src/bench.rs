@@ -892,6 +892,7 @@ mod tests {
             watchlist.insert(alert_from_entry(entry).unwrap());
         }
         let (mut expected, mut found, mut labelled_found) = (0, 0, 0);
+        let mut missed = Vec::new();
         let queries = 200;
         for _ in 0..queries {
             let alert = &alerts[generator.rng.usize(..alerts.len())];
@@ -907,12 +908,18 @@ mod tests {
                 .into_iter()
                 .map(|h| h.alert_id)
                 .collect();
+            missed.extend(scanned.difference(&screened).map(|id| {
+                format!(
+                    "{} {} for {id}",
+                    person.primary_identifier, person.secondary_identifier
+                )
+            }));
             expected += scanned.len();
             found += scanned.intersection(&screened).count();
             labelled_found += usize::from(screened.contains(&alert.alert_id));
         }
         let recall = found as f64 / expected as f64;
-        assert!(recall >= 0.99, "recall {recall}");
+        assert!(recall >= 0.99, "recall {recall}, missed {missed:?}");
         assert!(
             labelled_found * 100 >= queries * 90,
             "{labelled_found} of {queries} variants found"

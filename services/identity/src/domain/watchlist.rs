@@ -5,11 +5,12 @@
 //! alert's excludes a hit (below), so alerts are first blocked by date of birth: an alert with
 //! an exact date is filed under that day, where a few dozen alerts share a key even in a list
 //! of millions; an alert with only a year, or none, is filed under the year (or "unknown")
-//! combined with the prefix, suffix and consonant skeleton of each folded name word; and every
-//! alert is also filed by name words alone, for travellers whose own date of birth is unknown.
-//! A query looks up only the keys its own date and words produce, then scores those candidates
-//! with Jaro-Winkler. A name variant is found as long as one of its words keeps a prefix,
-//! suffix or skeleton; an alert with an exact date is always a candidate on that date.
+//! combined with pairs of name-word keys (prefix, suffix, consonant skeleton of two folded
+//! words); and every alert is also filed by name alone, for travellers whose own date of birth
+//! is unknown. A query looks up only the keys its own date and words produce, then scores those
+//! candidates with Jaro-Winkler. A variant that changes one word is found through the other
+//! word and whichever of the changed word's keys survived; an alert with an exact date is
+//! always a candidate on that date.
 
 use std::collections::HashMap;
 
@@ -175,28 +176,40 @@ fn birth_bucket(birth: BirthDate) -> u64 {
 /// Filing under every date of birth at once, for persons whose date of birth is unknown.
 const ANY_BIRTH: u64 = 3 << 40;
 
-/// Prefix, suffix and consonant skeleton of a folded word.
-fn word_keys(word: &str) -> [(u8, &str); 2] {
+/// Words of a name that blocking keys are made of; later words (rare) only count in scoring.
+const MAX_KEYED_WORDS: usize = 5;
+
+/// Keys of a folded word. The first three (prefix, suffix, consonant skeleton) are strong:
+/// a single typo, dropped letter or other transliteration rarely changes all three. The last
+/// two (first and last letter) are weak, and only ever paired with a strong key of another word.
+const STRONG_KEYS: usize = 3;
+
+fn word_keys(word: &str) -> [String; 5] {
     let prefix_end = word.char_indices().nth(3).map_or(word.len(), |(i, _)| i);
     let suffix_start = word.len().saturating_sub(3);
-    [(b'P', &word[..prefix_end]), (b'S', &word[suffix_start..])]
-}
-
-fn skeleton(word: &str) -> String {
-    word.chars()
+    let skeleton: String = word
+        .chars()
         .filter(|c| !matches!(c, 'A' | 'E' | 'I' | 'O' | 'U'))
         .take(4)
-        .collect()
+        .collect();
+    [
+        format!("P{}", &word[..prefix_end]),
+        format!("S{}", &word[suffix_start..]),
+        format!("K{skeleton}"),
+        format!("F{}", &word[..word.len().min(1)]),
+        format!("L{}", &word[word.len().saturating_sub(1)..]),
+    ]
 }
 
-/// FNV-1a of a bucket, a key kind and the key: one u64 per posting list.
-fn posting_key(bucket: u64, kind: u8, key: &str) -> u64 {
+/// FNV-1a of a bucket and up to two word keys: one u64 per posting list.
+fn posting_key(bucket: u64, first: &str, second: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in bucket
         .to_le_bytes()
         .iter()
-        .chain(std::iter::once(&kind))
-        .chain(key.as_bytes())
+        .chain(first.as_bytes())
+        .chain(std::iter::once(&b'|'))
+        .chain(second.as_bytes())
     {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
@@ -204,12 +217,36 @@ fn posting_key(bucket: u64, kind: u8, key: &str) -> u64 {
     hash
 }
 
+/// Keys of a name: for two words or more, every pair of a key of one word with a key of
+/// another, at least one of them strong (in either order, so swapped names meet), which stays
+/// selective where a common given name alone would not; for a single word, its strong keys.
 fn name_keys(name: &Name, bucket: u64, out: &mut Vec<u64>) {
-    for word in &name.words {
-        for (kind, key) in word_keys(word) {
-            out.push(posting_key(bucket, kind, key));
+    let keys: Vec<[String; 5]> = name
+        .words
+        .iter()
+        .take(MAX_KEYED_WORDS)
+        .map(|word| word_keys(word))
+        .collect();
+    if let [only] = keys.as_slice() {
+        out.extend(
+            only[..STRONG_KEYS]
+                .iter()
+                .map(|key| posting_key(bucket, key, "")),
+        );
+        return;
+    }
+    for (index, first) in keys.iter().enumerate() {
+        for second in &keys[index + 1..] {
+            for (i, a) in first.iter().enumerate() {
+                for (j, b) in second.iter().enumerate() {
+                    if i >= STRONG_KEYS && j >= STRONG_KEYS {
+                        continue;
+                    }
+                    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+                    out.push(posting_key(bucket, low, high));
+                }
+            }
         }
-        out.push(posting_key(bucket, b'K', &skeleton(word)));
     }
 }
 
@@ -256,9 +293,9 @@ impl Watchlist {
     }
 
     fn file(&mut self, position: u32, name: &Name, birth: BirthDate) {
-        let mut keys = Vec::with_capacity(name.words.len() * 6);
+        let mut keys = Vec::with_capacity(name.words.len() * name.words.len() * 21 + 1);
         match birth {
-            BirthDate::Exact(_) => keys.push(posting_key(birth_bucket(birth), b'D', "")),
+            BirthDate::Exact(_) => keys.push(posting_key(birth_bucket(birth), "D", "")),
             BirthDate::Year(_) | BirthDate::Unknown => {
                 name_keys(name, birth_bucket(birth), &mut keys)
             }
@@ -291,7 +328,7 @@ impl Watchlist {
             first
                 .iter_days()
                 .take((2 * tolerance + 1) as usize)
-                .map(|day| posting_key(birth_bucket(BirthDate::Exact(day)), b'D', "")),
+                .map(|day| posting_key(birth_bucket(BirthDate::Exact(day)), "D", "")),
         );
         name_keys(name, birth_bucket(BirthDate::Year(birth.year())), &mut keys);
         name_keys(name, birth_bucket(BirthDate::Unknown), &mut keys);
