@@ -893,10 +893,15 @@ mod tests {
         }
         let (mut expected, mut found, mut labelled_found) = (0, 0, 0);
         let mut missed = Vec::new();
-        let queries = 200;
-        for _ in 0..queries {
+        let queries = 300;
+        for index in 0..queries {
+            // Half the travellers are variants of an alert, half are on no list.
             let alert = &alerts[generator.rng.usize(..alerts.len())];
-            let (person, _) = generator.variant(alert);
+            let person = if index % 2 == 0 {
+                generator.variant(alert).0
+            } else {
+                generator.stranger()
+            };
             let person = crate::api::person_for_screening(&person);
             let scanned: HashSet<String> = watchlist
                 .scan(&person)
@@ -916,13 +921,16 @@ mod tests {
             }));
             expected += scanned.len();
             found += scanned.intersection(&screened).count();
-            labelled_found += usize::from(screened.contains(&alert.alert_id));
+            if index % 2 == 0 {
+                labelled_found += usize::from(screened.contains(&alert.alert_id));
+            }
         }
         let recall = found as f64 / expected as f64;
         assert!(recall >= 0.99, "recall {recall}, missed {missed:?}");
         assert!(
-            labelled_found * 100 >= queries * 90,
-            "{labelled_found} of {queries} variants found"
+            labelled_found * 100 >= (queries / 2) * 90,
+            "{labelled_found} of {} variants found",
+            queries / 2
         );
     }
 
