@@ -49,6 +49,7 @@ fn standard_crossing() -> anyhow::Result<ProcessCrossingRequest> {
         reference: "co-driver".into(),
         document: Some(TravelDocument {
             mrz: PASSENGER.into(),
+            ..Default::default()
         }),
         ..Default::default()
     });
@@ -78,7 +79,6 @@ fn standard_crossing() -> anyhow::Result<ProcessCrossingRequest> {
                 currency_code: "EUR".into(),
                 amount: "50.00".into(),
             }),
-            ..Default::default()
         })
         .collect();
     Ok(request)

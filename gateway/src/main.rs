@@ -42,7 +42,8 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Measures a service on loopback; the last line printed is one JSON object.
+    /// Measures a service on loopback on generated data; the last line printed is one JSON
+    /// object.
     Bench {
         #[command(subcommand)]
         bench: Bench,
@@ -68,10 +69,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Imports lost, stolen and revoked documents (CSV or JSON Lines) into the identity store.
+    ImportDocuments {
+        file: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Watchlist screening over gRPC, recall against a full scan, and the rapidfuzz baseline.
+    Watchlist {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+    },
+    /// Lost and stolen documents: memory a record and lookup times.
+    Sltd {
+        #[arg(long, default_value_t = 10_000_000)]
+        entries: usize,
+    },
+    /// Advance passenger information: whole manifests in one call.
+    Manifest {
+        #[arg(long, default_value_t = 500)]
+        travellers: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        watchlist_entries: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        documents: usize,
+    },
     /// Assesses declarations of N goods items through CustomsService.
     Declaration {
         #[arg(long)]
@@ -159,6 +187,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 store,
             } => bench::crossing(Duration::from_secs(*duration), *concurrency, *store).await,
             Bench::Declaration { items } => bordermesh_customs::bench::declaration(*items).await,
+            Bench::Watchlist { entries, queries } => {
+                bordermesh_identity::bench::watchlist(*entries, *queries).await
+            }
+            Bench::Sltd { entries } => bordermesh_identity::bench::sltd(*entries).await,
+            Bench::Manifest {
+                travellers,
+                watchlist_entries,
+                documents,
+            } => {
+                bordermesh_identity::bench::manifest(*travellers, *watchlist_entries, *documents)
+                    .await
+            }
         },
         Command::Replay {
             crossing_id,
@@ -190,6 +230,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => cli::cross(file, gateway, *json)
             .await
             .context("the crossing was not processed"),
+        Command::ImportDocuments { file, data_dir } => {
+            let config = load_config(&cli, data_dir.clone())?;
+            let summary = bordermesh_identity::import_documents(&config, file).await?;
+            println!("{summary}");
+            Ok(())
+        }
     }
 }
 

@@ -57,7 +57,10 @@ async fn calls_are_spread_over_every_resolved_replica() {
             }),
             direction: 1,
             traveller: Some(Traveller {
-                document: Some(TravelDocument { mrz: MRZ.into() }),
+                document: Some(TravelDocument {
+                    mrz: MRZ.into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             crossing_date: None,

@@ -1,9 +1,71 @@
 //! Persistence of traveller checks; the only place this service writes SQL.
 
-use bordermesh_kit::storage::{encode_record, fetch_record, now_millis};
-use bordermesh_proto::identity::v1::TravellerCheck;
-use sqlx::{Any, AnyPool, Transaction};
+use bordermesh_kit::storage::{decode_record, encode_record, fetch_record, now_millis};
+use bordermesh_proto::{
+    common::v1::Date,
+    identity::v1::{
+        DocumentReport, DocumentReportSource, DocumentReportStatus, IssuedVisa, TravellerCheck,
+        WatchlistEntry,
+    },
+};
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use sqlx::{Any, AnyPool, Row, Transaction};
 use uuid::Uuid;
+
+use crate::domain::{ees::CrossingKind, sltd::DocumentKey};
+
+/// Rows per multi-row INSERT in bulk imports: 1,000 rows of at most 9 parameters stay well
+/// under SQLite's and PostgreSQL's limits on bound parameters.
+pub const IMPORT_BATCH: usize = 1_000;
+
+/// An entry, exit or refusal as EES records it.
+pub struct CrossingRecord<'a> {
+    pub traveller_key: &'a str,
+    pub kind: CrossingKind,
+    pub crossed_on: NaiveDate,
+    pub crossing_point: &'a str,
+    pub nationality: &'a str,
+    pub refusal_codes: &'a str,
+    pub keep_until: NaiveDate,
+}
+
+fn date_text(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
+fn parse_date_text(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+fn proto_date_text(date: Option<&Date>) -> Option<String> {
+    let date = date?;
+    let month = u32::try_from(date.month).ok()?;
+    let day = u32::try_from(date.day).ok()?;
+    NaiveDate::from_ymd_opt(date.year, month, day).map(date_text)
+}
+
+fn text_proto_date(text: Option<&str>) -> Option<Date> {
+    let date = parse_date_text(text?)?;
+    Some(bordermesh_kit::validate::date_to_proto(date))
+}
+
+/// `$1, $2, …` placeholders for `rows` rows of `columns` values each.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let values: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const UPSERT_REPORT_TAIL: &str = " ON CONFLICT (issuing_state, document_type, document_number) DO UPDATE SET \
+    document_code = excluded.document_code, status = excluded.status, source = excluded.source, \
+    reported_on = excluded.reported_on";
 
 #[derive(Clone)]
 pub struct Store {
@@ -59,6 +121,264 @@ impl Store {
     }
 }
 
+/// Lost, stolen and revoked documents.
+impl Store {
+    /// Records or replaces the reports of these documents, in one statement.
+    pub async fn upsert_reports<'e, E>(
+        &self,
+        executor: E,
+        reports: &[(DocumentKey, DocumentReport)],
+    ) -> sqlx::Result<()>
+    where
+        E: sqlx::Executor<'e, Database = Any>,
+    {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO document_reports (issuing_state, document_type, document_number, fingerprint, \
+             document_code, status, source, reported_on, created_at) VALUES {}{UPSERT_REPORT_TAIL}",
+            placeholders(reports.len(), 9)
+        );
+        let mut query = sqlx::query(&sql);
+        let now = now_millis();
+        for (key, report) in reports {
+            query = query
+                .bind(key.issuing_state.clone())
+                .bind(key.document_type.to_string())
+                .bind(key.document_number.clone())
+                .bind(key.fingerprint() as i64)
+                .bind(report.document_code.clone())
+                .bind(report.status().as_str_name())
+                .bind(report.source().as_str_name())
+                .bind(proto_date_text(report.reported_on.as_ref()))
+                .bind(now);
+        }
+        query.execute(executor).await?;
+        Ok(())
+    }
+
+    /// Removes a document's report; false when there was none.
+    pub async fn withdraw_report(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        key: &DocumentKey,
+    ) -> sqlx::Result<bool> {
+        let deleted = sqlx::query(
+            "DELETE FROM document_reports WHERE issuing_state = $1 AND document_type = $2 AND document_number = $3",
+        )
+        .bind(&key.issuing_state)
+        .bind(key.document_type.to_string())
+        .bind(&key.document_number)
+        .execute(&mut **tx)
+        .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    /// The report in force for a document: the exact answer behind the filter.
+    pub async fn find_report(&self, key: &DocumentKey) -> sqlx::Result<Option<DocumentReport>> {
+        let row = sqlx::query(
+            "SELECT document_code, status, source, reported_on FROM document_reports \
+             WHERE issuing_state = $1 AND document_type = $2 AND document_number = $3",
+        )
+        .bind(&key.issuing_state)
+        .bind(key.document_type.to_string())
+        .bind(&key.document_number)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let status: String = row.try_get(1)?;
+        let source: String = row.try_get(2)?;
+        let reported_on: Option<String> = row.try_get(3)?;
+        Ok(Some(DocumentReport {
+            issuing_state: key.issuing_state.clone(),
+            document_code: row.try_get(0)?,
+            document_number: key.document_number.clone(),
+            status: DocumentReportStatus::from_str_name(&status)
+                .unwrap_or_default()
+                .into(),
+            source: DocumentReportSource::from_str_name(&source)
+                .unwrap_or_default()
+                .into(),
+            reported_on: text_proto_date(reported_on.as_deref()),
+        }))
+    }
+
+    /// Every report's fingerprint, streamed, for (re)building the filter.
+    pub async fn report_fingerprints(&self) -> sqlx::Result<Vec<u64>> {
+        let mut rows = sqlx::query("SELECT fingerprint FROM document_reports").fetch(&self.pool);
+        let mut fingerprints = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            let fingerprint: i64 = row.try_get(0)?;
+            fingerprints.push(fingerprint as u64);
+        }
+        Ok(fingerprints)
+    }
+}
+
+/// Issued visas.
+impl Store {
+    /// Records a visa; false when its number is already recorded.
+    pub async fn insert_visa(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        visa: &IssuedVisa,
+    ) -> sqlx::Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO issued_visas (visa_number, record, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (visa_number) DO NOTHING",
+        )
+        .bind(&visa.visa_number)
+        .bind(encode_record(visa))
+        .bind(now_millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    pub async fn find_visa(&self, visa_number: &str) -> anyhow::Result<Option<IssuedVisa>> {
+        fetch_record(
+            &self.pool,
+            "SELECT record FROM issued_visas WHERE visa_number = $1",
+            visa_number,
+        )
+        .await
+    }
+
+    /// Saves the visa's entries used after an entry on it.
+    pub async fn update_visa(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        visa: &IssuedVisa,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE issued_visas SET record = $1 WHERE visa_number = $2")
+            .bind(encode_record(visa))
+            .bind(&visa.visa_number)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The watchlist.
+impl Store {
+    /// Records alerts; an alert id already recorded is kept as it was. Returns how many were new.
+    pub async fn insert_alerts<'e, E>(
+        &self,
+        executor: E,
+        entries: &[WatchlistEntry],
+    ) -> sqlx::Result<u64>
+    where
+        E: sqlx::Executor<'e, Database = Any>,
+    {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "INSERT INTO watchlist_entries (alert_id, record, created_at) VALUES {} \
+             ON CONFLICT (alert_id) DO NOTHING",
+            placeholders(entries.len(), 3)
+        );
+        let mut query = sqlx::query(&sql);
+        let now = now_millis();
+        for entry in entries {
+            query = query
+                .bind(entry.alert_id.clone())
+                .bind(encode_record(entry))
+                .bind(now);
+        }
+        Ok(query.execute(executor).await?.rows_affected())
+    }
+
+    /// Every alert, streamed, for building the index at start.
+    pub async fn all_alerts(&self) -> anyhow::Result<Vec<WatchlistEntry>> {
+        let mut rows = sqlx::query("SELECT record FROM watchlist_entries").fetch(&self.pool);
+        let mut entries = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            let record: String = row.try_get(0)?;
+            entries.push(decode_record(&record)?);
+        }
+        Ok(entries)
+    }
+}
+
+/// Entry, exit and refusal records (EES).
+impl Store {
+    /// The traveller's entries (true) and exits (false) by day, refusals left out.
+    pub async fn crossings(&self, traveller_key: &str) -> sqlx::Result<Vec<(NaiveDate, bool)>> {
+        let rows = sqlx::query(
+            "SELECT crossed_on, kind FROM ees_records WHERE traveller_key = $1 AND kind <> 'REFUSAL'",
+        )
+        .bind(traveller_key)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut crossings = Vec::with_capacity(rows.len());
+        for row in rows {
+            let day: String = row.try_get(0)?;
+            let kind: String = row.try_get(1)?;
+            if let Some(day) = parse_date_text(&day) {
+                crossings.push((day, kind == CrossingKind::Entry.as_str()));
+            }
+        }
+        Ok(crossings)
+    }
+
+    /// Records a crossing and pushes the traveller's file's retention to `keep_until` if later.
+    pub async fn record_crossing(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        record: &CrossingRecord<'_>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO ees_records (record_id, traveller_key, kind, crossed_on, crossing_point, \
+             nationality, refusal_codes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(record.traveller_key)
+        .bind(record.kind.as_str())
+        .bind(date_text(record.crossed_on))
+        .bind(record.crossing_point)
+        .bind(record.nationality)
+        .bind(record.refusal_codes)
+        .bind(now_millis())
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO ees_files (traveller_key, keep_until) VALUES ($1, $2) \
+             ON CONFLICT (traveller_key) DO UPDATE SET keep_until = CASE \
+             WHEN excluded.keep_until > ees_files.keep_until THEN excluded.keep_until \
+             ELSE ees_files.keep_until END",
+        )
+        .bind(record.traveller_key)
+        .bind(date_text(record.keep_until))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// EES Art. 35: deletes the files whose retention ended before `today`, with their records.
+    /// Returns the number of records deleted.
+    pub async fn purge_expired_crossings(&self, today: NaiveDate) -> sqlx::Result<u64> {
+        let today = date_text(today);
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM ees_records WHERE traveller_key IN \
+             (SELECT traveller_key FROM ees_files WHERE keep_until < $1)",
+        )
+        .bind(&today)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM ees_files WHERE keep_until < $1")
+            .bind(&today)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted.rows_affected())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use bordermesh_kit::storage::{connect, testing};
@@ -92,6 +412,164 @@ mod tests {
                 database.backend
             );
             assert_eq!(store.get_check(Uuid::new_v4()).await.unwrap(), None);
+        }
+    }
+
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[tokio::test]
+    async fn reports_are_found_exactly_withdrawn_and_fingerprinted_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let key = DocumentKey::new("SRB", "P", "012345678");
+            let report = DocumentReport {
+                issuing_state: "SRB".into(),
+                document_code: "P".into(),
+                document_number: "012345678".into(),
+                status: DocumentReportStatus::Stolen.into(),
+                source: DocumentReportSource::Sltd.into(),
+                reported_on: Some(bordermesh_kit::validate::date_to_proto(ymd(2025, 1, 2))),
+            };
+            store
+                .upsert_reports(store.pool(), &[(key.clone(), report.clone())])
+                .await
+                .unwrap();
+            // A second report of the same document replaces the first.
+            store
+                .upsert_reports(store.pool(), &[(key.clone(), report.clone())])
+                .await
+                .unwrap();
+            assert_eq!(
+                store.find_report(&key).await.unwrap(),
+                Some(report),
+                "{:?}",
+                database.backend
+            );
+            assert_eq!(
+                store
+                    .find_report(&DocumentKey::new("SRB", "I", "012345678"))
+                    .await
+                    .unwrap(),
+                None
+            );
+            assert_eq!(
+                store.report_fingerprints().await.unwrap(),
+                [key.fingerprint()]
+            );
+            let mut tx = store.pool().begin().await.unwrap();
+            assert!(store.withdraw_report(&mut tx, &key).await.unwrap());
+            assert!(!store.withdraw_report(&mut tx, &key).await.unwrap());
+            tx.commit().await.unwrap();
+            assert_eq!(store.find_report(&key).await.unwrap(), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn ees_art_35_expired_files_are_purged_with_their_records_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let record = |key, kind, crossed_on, keep_until| CrossingRecord {
+                traveller_key: key,
+                kind,
+                crossed_on,
+                crossing_point: "SI-OBREZJE",
+                nationality: "SRB",
+                refusal_codes: "",
+                keep_until,
+            };
+            let mut tx = store.pool().begin().await.unwrap();
+            for row in [
+                record(
+                    "SRB/1",
+                    CrossingKind::Entry,
+                    ymd(2020, 1, 1),
+                    ymd(2025, 3, 30),
+                ),
+                record(
+                    "SRB/1",
+                    CrossingKind::Exit,
+                    ymd(2020, 1, 10),
+                    ymd(2023, 1, 10),
+                ),
+                record(
+                    "SRB/2",
+                    CrossingKind::Exit,
+                    ymd(2022, 1, 10),
+                    ymd(2027, 1, 10),
+                ),
+            ] {
+                store.record_crossing(&mut tx, &row).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+            assert_eq!(
+                store.crossings("SRB/1").await.unwrap(),
+                [(ymd(2020, 1, 1), true), (ymd(2020, 1, 10), false)]
+            );
+            // The later of the two retention dates holds the file until 2025-03-30.
+            assert_eq!(
+                store
+                    .purge_expired_crossings(ymd(2025, 3, 30))
+                    .await
+                    .unwrap(),
+                0
+            );
+            assert_eq!(
+                store
+                    .purge_expired_crossings(ymd(2025, 3, 31))
+                    .await
+                    .unwrap(),
+                2,
+                "{:?}",
+                database.backend
+            );
+            assert!(store.crossings("SRB/1").await.unwrap().is_empty());
+            assert_eq!(store.crossings("SRB/2").await.unwrap().len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn visas_and_alerts_are_read_back_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let mut visa = IssuedVisa {
+                visa_number: "SVN000123".into(),
+                entries_allowed: 1,
+                ..Default::default()
+            };
+            let mut tx = store.pool().begin().await.unwrap();
+            assert!(store.insert_visa(&mut tx, &visa).await.unwrap());
+            assert!(!store.insert_visa(&mut tx, &visa).await.unwrap());
+            visa.entries_used = 1;
+            store.update_visa(&mut tx, &visa).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(store.find_visa("SVN000123").await.unwrap(), Some(visa));
+            let alert = WatchlistEntry {
+                alert_id: "SIS-1".into(),
+                primary_identifier: "PETROVIC".into(),
+                ..Default::default()
+            };
+            assert_eq!(
+                store
+                    .insert_alerts(store.pool(), std::slice::from_ref(&alert))
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                store
+                    .insert_alerts(store.pool(), std::slice::from_ref(&alert))
+                    .await
+                    .unwrap(),
+                0
+            );
+            assert_eq!(
+                store.all_alerts().await.unwrap(),
+                [alert],
+                "{:?}",
+                database.backend
+            );
         }
     }
 }

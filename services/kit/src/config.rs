@@ -55,7 +55,7 @@ pub struct Config {
     /// `tracing` filter, for example `info` or `bordermesh_gateway=debug,info`.
     pub log: String,
     pub gateway: GatewayConfig,
-    pub identity: ServiceConfig,
+    pub identity: IdentityConfig,
     pub customs: CustomsConfig,
     pub sanitary: ServiceConfig,
 }
@@ -69,7 +69,7 @@ impl Default for Config {
             max_concurrent_calls: 1024,
             log: "info".to_owned(),
             gateway: GatewayConfig::default(),
-            identity: ServiceConfig::on_port(IDENTITY_PORT),
+            identity: IdentityConfig::default(),
             customs: CustomsConfig::default(),
             sanitary: ServiceConfig::on_port(SANITARY_PORT),
         }
@@ -89,6 +89,63 @@ impl ServiceConfig {
         Self {
             listen: loopback(port),
             database_url: None,
+        }
+    }
+}
+
+/// The border police service: where it listens, and the figures its checks use, which a country
+/// sets within the law rather than the law itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub listen: SocketAddr,
+    pub database_url: Option<String>,
+    /// Document validity for third-country nationals (Schengen Borders Code Art. 6(1)(a)).
+    pub third_country: DocumentValidityConfig,
+    /// Document validity for EU, EEA and Swiss citizens (Directive 2004/38/EC Art. 5).
+    pub free_movement: DocumentValidityConfig,
+    /// Lowest score, from 0 to 1, at which a watchlist entry is a hit.
+    pub watchlist_threshold: f64,
+    /// How many days a date of birth may differ from an alert's exact date and still match.
+    pub watchlist_birth_date_tolerance_days: u32,
+}
+
+/// How long a travel document must have been issued and remain valid for one category.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocumentValidityConfig {
+    /// Months the document must stay valid after the intended date of departure; none: no rule.
+    pub months_after_departure: Option<u32>,
+    /// Years within which the document must have been issued, where the issue date is known.
+    pub max_issue_age_years: Option<u32>,
+    /// Whether a document that fails these rules is refused (true) or referred to the second
+    /// line (false).
+    pub refuse_invalid: bool,
+}
+
+impl Default for DocumentValidityConfig {
+    fn default() -> Self {
+        Self {
+            months_after_departure: Some(3),
+            max_issue_age_years: Some(10),
+            refuse_invalid: true,
+        }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            listen: loopback(IDENTITY_PORT),
+            database_url: None,
+            third_country: DocumentValidityConfig::default(),
+            free_movement: DocumentValidityConfig {
+                months_after_departure: None,
+                max_issue_age_years: None,
+                refuse_invalid: false,
+            },
+            watchlist_threshold: 0.88,
+            watchlist_birth_date_tolerance_days: 0,
         }
     }
 }
@@ -226,6 +283,25 @@ mod tests {
                 config.server_options().max_connection_age,
                 Some(std::time::Duration::from_secs(300))
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn identity_rules_are_configuration() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bordermesh.toml",
+                "[identity.third_country]\nmonths_after_departure = 6\n[identity]\nwatchlist_threshold = 0.9\n",
+            )?;
+            let config = Config::load(Some(Path::new("bordermesh.toml"))).map_err(|e| *e)?;
+            assert_eq!(
+                config.identity.third_country.months_after_departure,
+                Some(6)
+            );
+            assert_eq!(config.identity.third_country.max_issue_age_years, Some(10));
+            assert_eq!(config.identity.watchlist_threshold, 0.9);
+            assert_eq!(config.identity.listen.port(), 50052);
             Ok(())
         });
     }

@@ -3,4 +3,10 @@
 
 pub mod check;
 pub mod country;
+pub mod ees;
 pub mod mrz;
+pub mod sltd;
+pub mod stay;
+pub mod transliteration;
+pub mod visa;
+pub mod watchlist;

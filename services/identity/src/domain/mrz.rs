@@ -3,6 +3,8 @@
 
 use chrono::{Datelike, NaiveDate};
 
+use super::country::{self, CountryCode};
+
 /// Longest zone accepted: three TD1 lines or two TD3 lines with their separators and slack.
 const MAX_MRZ_BYTES: usize = 200;
 
@@ -82,6 +84,11 @@ pub enum MrzFinding {
     },
     InvalidSex {
         printed: char,
+    },
+    /// A code that is neither an ISO 3166-1 state nor one of ICAO 9303 Part 3's special codes.
+    UnknownCountry {
+        field: &'static str,
+        printed: String,
     },
 }
 
@@ -373,6 +380,17 @@ pub fn parse(text: &str, today: NaiveDate) -> Result<Mrz, MalformedMrz> {
             }
         }
     };
+    for (field, code) in [
+        ("issuing_state", &mrz.issuing_state),
+        ("nationality", &mrz.nationality),
+    ] {
+        if country::classify(code) == CountryCode::Unknown {
+            reader.findings.push(MrzFinding::UnknownCountry {
+                field,
+                printed: code.clone(),
+            });
+        }
+    }
     Ok(Mrz {
         check_digits: reader.check_digits,
         findings: reader.findings,
@@ -519,6 +537,24 @@ mod tests {
     }
 
     #[test]
+    fn icao_9303_part_3_unknown_country_codes_are_findings_and_special_codes_are_not() {
+        let text = TD3_SPECIMEN.replace("P<UTO", "P<QQQ");
+        let mrz = parse(&text, today()).unwrap();
+        assert_eq!(
+            mrz.findings,
+            [MrzFinding::UnknownCountry {
+                field: "issuing_state",
+                printed: "QQQ".into()
+            }]
+        );
+        for special in ["GBD", "UNO", "XXA", "EUE"] {
+            let text = TD3_SPECIMEN.replace("P<UTO", &format!("P<{special}"));
+            let mrz = parse(&text, today()).unwrap();
+            assert!(mrz.findings.is_empty(), "{special}: {:?}", mrz.findings);
+        }
+    }
+
+    #[test]
     fn impossible_dates_and_sexes_are_findings() {
         let text = TD3_SPECIMEN.replace("7408122F", "7413122Q");
         let mrz = parse(&text, today()).unwrap();
@@ -530,5 +566,94 @@ mod tests {
             mrz.findings
                 .contains(&MrzFinding::InvalidSex { printed: 'Q' })
         );
+    }
+
+    /// Writes a TD3 zone from its fields with every check digit computed (ICAO 9303 Part 4).
+    fn td3(
+        number: &str,
+        nationality: &str,
+        birth: &str,
+        sex: char,
+        expiry: &str,
+        optional: &str,
+        names: &str,
+    ) -> String {
+        let pad = |text: &str, width: usize| format!("{text:<<width$}");
+        let number = pad(number, 9);
+        let optional = pad(optional, 14);
+        let mut line2 = format!(
+            "{number}{}{nationality}{birth}{}{sex}{expiry}{}{optional}{}",
+            check_digit(&number),
+            check_digit(birth),
+            check_digit(expiry),
+            check_digit(&optional)
+        );
+        let composite = format!("{}{}{}", &line2[0..10], &line2[13..20], &line2[21..43]);
+        line2.push(check_digit(&composite));
+        format!("{}\n{line2}", pad(&format!("P<{nationality}{names}"), 44))
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn yymmdd() -> impl Strategy<Value = String> {
+            (0u32..100, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| format!("{y:02}{m:02}{d:02}"))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            /// No input, however wrong, panics the parser: it answers with a zone or a reason.
+            #[test]
+            fn any_text_is_parsed_or_refused_without_panic(text in "\\PC{0,120}") {
+                let _ = parse(&text, today());
+            }
+
+            /// Text shaped like a zone (the right alphabet and line lengths) never panics.
+            #[test]
+            fn any_zone_shaped_text_is_parsed_without_panic(
+                lines in prop_oneof![
+                    "[A-Z0-9<]{30}\n[A-Z0-9<]{30}\n[A-Z0-9<]{30}",
+                    "[A-Z0-9<]{36}\n[A-Z0-9<]{36}",
+                    "[A-Z0-9<]{44}\n[A-Z0-9<]{44}",
+                ]
+            ) {
+                let mrz = parse(&lines, today()).unwrap();
+                let failing_digits = mrz.check_digits.iter().filter(|d| !d.is_valid()).count();
+                let reported = mrz.findings.iter().filter(|f| matches!(f, MrzFinding::CheckDigit(_))).count();
+                prop_assert_eq!(failing_digits, reported);
+            }
+
+            /// A zone written with correct check digits reads back field by field (Part 4).
+            #[test]
+            fn generated_td3_zones_round_trip(
+                number in "[A-Z0-9]{1,9}",
+                nationality in prop::sample::select(vec!["SRB", "NZL", "D<<", "GBR", "XXA", "UTO"]),
+                birth in yymmdd(),
+                sex in prop::sample::select(vec!['F', 'M', 'X']),
+                expiry in yymmdd(),
+                optional in "[A-Z0-9]{0,14}",
+                surname in "[A-Z]{1,15}",
+                given in "[A-Z]{1,15}",
+            ) {
+                let names = format!("{surname}<<{given}");
+                let text = td3(&number, nationality, &birth, sex, &expiry, &optional, &names);
+                let mrz = parse(&text, today()).unwrap();
+                prop_assert!(mrz.findings.is_empty(), "{:?}", mrz.findings);
+                prop_assert_eq!(mrz.document_number, number);
+                prop_assert_eq!(mrz.nationality, nationality);
+                prop_assert_eq!(mrz.optional_data, optional);
+                prop_assert_eq!(mrz.primary_identifier, surname);
+                prop_assert_eq!(mrz.secondary_identifier, given);
+                let birth_date = mrz.birth_date.unwrap();
+                prop_assert!(birth_date <= today());
+                prop_assert_eq!(birth_date.format("%y%m%d").to_string(), birth);
+                prop_assert_eq!(mrz.expiry_date.unwrap().format("%y%m%d").to_string(), expiry);
+                let printed_sex = sex.to_string();
+                prop_assert_eq!(mrz.sex.map(Sex::code), Some(printed_sex.as_str()));
+            }
+        }
     }
 }
