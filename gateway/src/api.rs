@@ -241,17 +241,17 @@ impl CrossingService for CrossingApi {
         request: Request<pb::GetCrossingRequest>,
     ) -> Result<Response<pb::GetCrossingResponse>, Status> {
         let id = validate::record_id("crossing_id", &request.get_ref().crossing_id)?;
-        match self.saga.store().by_id(&id.to_string()).await {
-            Ok(Some(crossing)) => {
-                self.audit(&accessor(&request), "GetCrossing", &[id.to_string()])
-                    .await?;
-                Ok(Response::new(pb::GetCrossingResponse {
-                    crossing: Some(crossing),
-                }))
-            }
-            Ok(None) => Err(error::not_found("Crossing", &id.to_string())),
-            Err(e) => Err(error::internal("reading a crossing", e)),
-        }
+        let crossing = error::found(
+            self.saga.store().by_id(&id.to_string()).await,
+            "Crossing",
+            &id.to_string(),
+            "reading a crossing",
+        )?;
+        self.audit(&accessor(&request), "GetCrossing", &[id.to_string()])
+            .await?;
+        Ok(Response::new(pb::GetCrossingResponse {
+            crossing: Some(crossing),
+        }))
     }
 
     async fn list_crossings(

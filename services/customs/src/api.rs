@@ -648,13 +648,15 @@ impl CustomsService for CustomsApi {
         request: Request<pb::GetDeclarationRequest>,
     ) -> Result<Response<pb::GetDeclarationResponse>, Status> {
         let id = validate::record_id("declaration_id", &request.get_ref().declaration_id)?;
-        match self.store.get_declaration(id).await {
-            Ok(Some(declaration)) => Ok(Response::new(pb::GetDeclarationResponse {
-                declaration: Some(declaration),
-            })),
-            Ok(None) => Err(error::not_found("Declaration", &id.to_string())),
-            Err(e) => Err(error::internal("reading a declaration", e)),
-        }
+        let declaration = error::found(
+            self.store.get_declaration(id).await,
+            "Declaration",
+            &id.to_string(),
+            "reading a declaration",
+        )?;
+        Ok(Response::new(pb::GetDeclarationResponse {
+            declaration: Some(declaration),
+        }))
     }
 
     async fn open_transit(

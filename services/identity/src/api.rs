@@ -761,13 +761,15 @@ impl IdentityService for IdentityApi {
         request: Request<pb::GetTravellerCheckRequest>,
     ) -> Result<Response<pb::GetTravellerCheckResponse>, Status> {
         let id = validate::record_id("check_id", &request.get_ref().check_id)?;
-        match self.store.get_check(id).await {
-            Ok(Some(check)) => Ok(Response::new(pb::GetTravellerCheckResponse {
-                check: Some(check),
-            })),
-            Ok(None) => Err(error::not_found("TravellerCheck", &id.to_string())),
-            Err(e) => Err(error::internal("reading a traveller check", e)),
-        }
+        let check = error::found(
+            self.store.get_check(id).await,
+            "TravellerCheck",
+            &id.to_string(),
+            "reading a traveller check",
+        )?;
+        Ok(Response::new(pb::GetTravellerCheckResponse {
+            check: Some(check),
+        }))
     }
 
     async fn parse_mrz(

@@ -75,6 +75,20 @@ pub fn not_found(resource_type: &str, name: &str) -> Status {
     )
 }
 
+/// A record read by its key: NOT_FOUND when absent, an opaque INTERNAL when the read failed.
+pub fn found<T, E: Display>(
+    read: Result<Option<T>, E>,
+    resource_type: &str,
+    name: &str,
+    context: &str,
+) -> Result<T, Status> {
+    match read {
+        Ok(Some(record)) => Ok(record),
+        Ok(None) => Err(not_found(resource_type, name)),
+        Err(cause) => Err(internal(context, cause)),
+    }
+}
+
 /// Logs the cause and returns an opaque `INTERNAL`: causes (SQL, paths) never leave the server.
 pub fn internal(context: &str, cause: impl Display) -> Status {
     tracing::error!(error = %cause, context, "internal error");

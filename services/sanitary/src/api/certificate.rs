@@ -184,13 +184,15 @@ impl SanitaryApi {
         let mut violations = FieldViolations::new();
         let id = validate::required_text("certificate_id", id, &mut violations).map(str::to_owned);
         let id = violations.into_result(id)?.unwrap_or_default();
-        match self.store.get_certificate(&id).await {
-            Ok(Some(stored)) => Ok(pb::GetPhytosanitaryCertificateResponse {
-                certificate: Some(stored.certificate),
-                used_by_assessment_id: stored.used_by_assessment.unwrap_or_default(),
-            }),
-            Ok(None) => Err(error::not_found("PhytosanitaryCertificate", &id)),
-            Err(e) => Err(error::internal("reading a certificate", e)),
-        }
+        let stored = error::found(
+            self.store.get_certificate(&id).await,
+            "PhytosanitaryCertificate",
+            &id,
+            "reading a certificate",
+        )?;
+        Ok(pb::GetPhytosanitaryCertificateResponse {
+            certificate: Some(stored.certificate),
+            used_by_assessment_id: stored.used_by_assessment.unwrap_or_default(),
+        })
     }
 }

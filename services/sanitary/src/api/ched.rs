@@ -218,11 +218,12 @@ impl SanitaryApi {
         let mut violations = FieldViolations::new();
         let reference = reference_field("reference", reference, &mut violations);
         let reference = violations.into_result(reference)?.unwrap_or_default();
-        match self.store.get_ched(&reference).await {
-            Ok(Some(ched)) => Ok(ched),
-            Ok(None) => Err(error::not_found("Ched", &reference)),
-            Err(e) => Err(error::internal("reading a CHED", e)),
-        }
+        error::found(
+            self.store.get_ched(&reference).await,
+            "Ched",
+            &reference,
+            "reading a CHED",
+        )
     }
 
     /// Reads the document for a change inside `tx` and checks the lifecycle allows it.

@@ -142,10 +142,11 @@ impl SanitaryApi {
         check_id: &str,
     ) -> Result<pb::LuggageCheck, Status> {
         let id = validate::record_id("check_id", check_id)?.to_string();
-        match self.store.get_luggage_check(&id).await {
-            Ok(Some(check)) => Ok(check),
-            Ok(None) => Err(error::not_found("LuggageCheck", &id)),
-            Err(e) => Err(error::internal("reading a luggage check", e)),
-        }
+        error::found(
+            self.store.get_luggage_check(&id).await,
+            "LuggageCheck",
+            &id,
+            "reading a luggage check",
+        )
     }
 }

@@ -45,13 +45,15 @@ impl SanitaryService for SanitaryApi {
         request: Request<pb::GetAssessmentRequest>,
     ) -> Result<Response<pb::GetAssessmentResponse>, Status> {
         let id = validate::record_id("assessment_id", &request.get_ref().assessment_id)?;
-        match self.store.get_assessment(id).await {
-            Ok(Some(assessment)) => Ok(Response::new(pb::GetAssessmentResponse {
-                assessment: Some(assessment),
-            })),
-            Ok(None) => Err(error::not_found("Assessment", &id.to_string())),
-            Err(e) => Err(error::internal("reading an assessment", e)),
-        }
+        let assessment = error::found(
+            self.store.get_assessment(id).await,
+            "Assessment",
+            &id.to_string(),
+            "reading an assessment",
+        )?;
+        Ok(Response::new(pb::GetAssessmentResponse {
+            assessment: Some(assessment),
+        }))
     }
 
     async fn submit_ched(
