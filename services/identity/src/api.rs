@@ -2,7 +2,7 @@
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
-    idempotency::IdempotentCall,
+    idempotency::{IdempotentCall, Start},
     validate,
 };
 use bordermesh_proto::{
@@ -806,15 +806,10 @@ impl IdentityService for IdentityApi {
             .into_result(report)?
             .ok_or_else(|| error::internal("reading a report", "no report and no violation"))?;
         let call = IdempotentCall::new(REPORT_DOCUMENT, &request.request_id, &request);
-        if let Some(saved) = call.replay(self.store.pool()).await? {
-            return Ok(Response::new(saved));
-        }
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(Response::new(saved)),
+            Start::Fresh(tx) => tx,
+        };
         self.store
             .upsert_reports(&mut *tx, &[(key.clone(), report.clone())])
             .await
@@ -850,15 +845,10 @@ impl IdentityService for IdentityApi {
             .into_result(key)?
             .ok_or_else(|| error::internal("reading a document key", "no key and no violation"))?;
         let call = IdempotentCall::new(WITHDRAW_DOCUMENT_REPORT, &request.request_id, &request);
-        if let Some(saved) = call.replay(self.store.pool()).await? {
-            return Ok(Response::new(saved));
-        }
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(Response::new(saved)),
+            Start::Fresh(tx) => tx,
+        };
         let withdrawn = self
             .store
             .withdraw_report(&mut tx, &key)
@@ -911,15 +901,10 @@ impl IdentityService for IdentityApi {
             .into_result(visa)?
             .ok_or_else(|| error::internal("reading a visa", "no visa and no violation"))?;
         let call = IdempotentCall::new(REGISTER_VISA, &request.request_id, &request);
-        if let Some(saved) = call.replay(self.store.pool()).await? {
-            return Ok(Response::new(saved));
-        }
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(Response::new(saved)),
+            Start::Fresh(tx) => tx,
+        };
         let inserted = self
             .store
             .insert_visa(&mut tx, &visa)
@@ -952,15 +937,10 @@ impl IdentityService for IdentityApi {
         let alert = alert_from_entry(&entry)
             .ok_or_else(|| error::internal("reading an alert", "validated alert unreadable"))?;
         let call = IdempotentCall::new(ADD_WATCHLIST_ENTRY, &request.request_id, &request);
-        if let Some(saved) = call.replay(self.store.pool()).await? {
-            return Ok(Response::new(saved));
-        }
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(Response::new(saved)),
+            Start::Fresh(tx) => tx,
+        };
         let inserted = self
             .store
             .insert_alerts(&mut *tx, std::slice::from_ref(&entry))

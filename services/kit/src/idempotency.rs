@@ -14,6 +14,13 @@ use crate::{
     storage::{decode_record, encode_record, now_millis},
 };
 
+/// How an idempotent call begins: with the saved answer to a repeat, or with a transaction for
+/// the first call's writes.
+pub enum Start<R> {
+    Replayed(R),
+    Fresh(Transaction<'static, Any>),
+}
+
 /// One idempotent call: which RPC, which request id, and a digest of the request.
 pub struct IdempotentCall {
     scope: &'static str,
@@ -54,6 +61,17 @@ impl IdempotentCall {
         decode_record(&response)
             .map(Some)
             .map_err(|e| error::internal("decoding saved response", e))
+    }
+
+    /// The saved answer when this request id was seen, else a transaction for the call's writes.
+    pub async fn start<R: Message + Default>(&self, pool: &AnyPool) -> Result<Start<R>, Status> {
+        if let Some(saved) = self.replay(pool).await? {
+            return Ok(Start::Replayed(saved));
+        }
+        pool.begin()
+            .await
+            .map(Start::Fresh)
+            .map_err(|e| error::internal("starting a transaction", e))
     }
 
     /// Saves `response` with the call's writes in `tx` and commits. When a concurrent copy of

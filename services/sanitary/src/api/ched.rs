@@ -3,7 +3,7 @@
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
-    idempotency::IdempotentCall,
+    idempotency::{IdempotentCall, Start},
     validate,
 };
 use bordermesh_proto::{common::v1 as common, sanitary::v1 as pb};
@@ -292,15 +292,10 @@ impl SanitaryApi {
             .into_result(reference.zip(subject))?
             .unwrap_or_default();
         let call = IdempotentCall::new(PRESENT_CHED, &request.request_id, &request);
-        if let Some(saved) = call.replay(self.store.pool()).await? {
-            return Ok(saved);
-        }
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
+        };
         let mut assessment = self
             .store
             .get_assessment_for_update(&mut tx, &request.assessment_id)
@@ -532,15 +527,10 @@ impl SanitaryApi {
             .into_result(reference.zip(description))?
             .unwrap_or_default();
         let call = IdempotentCall::new(RECORD_FOLLOW_UP, &request.request_id, &request);
-        if let Some(saved) = call.replay(self.store.pool()).await? {
-            return Ok(saved);
-        }
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
+        };
         let (mut ched, from, to) = self
             .ched_for(&mut tx, &reference, Transition::FollowUp)
             .await?;
@@ -571,15 +561,10 @@ impl SanitaryApi {
             .into_result(reference.zip(reason))?
             .unwrap_or_default();
         let call = IdempotentCall::new(CANCEL_CHED, &request.request_id, &request);
-        if let Some(saved) = call.replay(self.store.pool()).await? {
-            return Ok(saved);
-        }
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
+        };
         let (mut ched, from, to) = self
             .ched_for(&mut tx, &reference, Transition::Cancel)
             .await?;
