@@ -147,7 +147,13 @@ def mesh(tmp_path_factory) -> Mesh:
             pytrace=False,
         )
 
-    busy = {port: why for port in SERVICES if (why := _port_in_use(port))}
+    # 50051-50054 lie in Linux's ephemeral range: an outgoing connection of an earlier test may
+    # hold one for a moment after it ends, so wait a little before calling a port busy.
+    deadline = time.monotonic() + 30
+    while (busy := {port: why for port in SERVICES if (why := _port_in_use(port))}) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
     if busy:
         detail = "; ".join(f"127.0.0.1:{p}: {why}" for p, why in sorted(busy.items()))
         pytest.fail(
