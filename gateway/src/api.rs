@@ -22,7 +22,7 @@ use crate::{
     agencies::Deadline,
     domain::audit::{self, Accessor},
     saga::{Driven, Saga, decode_status},
-    store::ListPosition,
+    store::{ListPosition, Write},
 };
 
 /// Most travellers one crossing may carry (a full coach or a train carriage).
@@ -68,6 +68,24 @@ impl CrossingApi {
             .await
             .map_err(|e| error::internal("writing the audit trail", e))
     }
+}
+
+/// The audit trail's name for submitting a crossing.
+const PROCESS_CROSSING: &str = "ProcessCrossing";
+
+/// A request id names one crossing: another submission under it is refused.
+fn check_same_submission(
+    crossing: &pb::Crossing,
+    submission: &pb::CrossingSubmission,
+) -> Result<(), Status> {
+    if crossing.submission.as_ref() == Some(submission) {
+        return Ok(());
+    }
+    Err(error::status(
+        Code::AlreadyExists,
+        "REQUEST_ID_REUSED",
+        "request_id was already used for a different crossing",
+    ))
 }
 
 /// Request metadata naming who calls and why.
@@ -187,7 +205,16 @@ impl CrossingService for CrossingApi {
             .await
             .map_err(|e| error::internal("reading a crossing", e))?;
         let crossing = match existing {
-            Some(existing) => existing,
+            Some(existing) => {
+                check_same_submission(&existing, submission)?;
+                self.audit(
+                    &accessor,
+                    PROCESS_CROSSING,
+                    std::slice::from_ref(&existing.crossing_id),
+                )
+                .await?;
+                existing
+            }
             None => {
                 let now = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
                 let crossing_id = Uuid::new_v5(&CROSSING_NAMESPACE, request.request_id.as_bytes());
@@ -200,25 +227,33 @@ impl CrossingService for CrossingApi {
                     create_time: now,
                     update_time: now,
                 };
-                store
-                    .accept(&pending)
+                // Accepted and audited in one commit: no crossing without its trail.
+                let accepted = store
+                    .write(vec![
+                        Write::Accept(Box::new(pending.clone())),
+                        Write::Audit {
+                            accessor: accessor.clone(),
+                            action: PROCESS_CROSSING.into(),
+                            crossing_ids: vec![pending.crossing_id.clone()],
+                        },
+                    ])
                     .await
-                    .map_err(|e| error::internal("accepting a crossing", e))?
+                    .map_err(|e| error::internal("accepting a crossing", e))?;
+                if accepted.first() == Some(&true) {
+                    pending
+                } else {
+                    let raced = store
+                        .by_request_id(&request.request_id)
+                        .await
+                        .map_err(|e| error::internal("reading a crossing", e))?
+                        .ok_or_else(|| {
+                            error::internal("reading a crossing", "crossing vanished")
+                        })?;
+                    check_same_submission(&raced, submission)?;
+                    raced
+                }
             }
         };
-        if crossing.submission.as_ref() != Some(submission) {
-            return Err(error::status(
-                Code::AlreadyExists,
-                "REQUEST_ID_REUSED",
-                "request_id was already used for a different crossing",
-            ));
-        }
-        self.audit(
-            &accessor,
-            "ProcessCrossing",
-            std::slice::from_ref(&crossing.crossing_id),
-        )
-        .await?;
         match crossing.status() {
             pb::CrossingStatus::Rejected => {
                 let stored = store

@@ -4,7 +4,11 @@
 //! Every step carries a request id derived from the crossing and the step, which the agencies
 //! honour, so even a step whose answer was lost is applied once.
 
-use std::{collections::BTreeMap, future::Future, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    future::Future,
+    time::Duration,
+};
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
@@ -17,7 +21,7 @@ use bordermesh_proto::{
     identity::v1 as identity,
     sanitary::v1 as sanitary,
 };
-use futures::future::try_join_all;
+use futures::future::join_all;
 use opentelemetry::{KeyValue, metrics::Counter};
 use prost::Message;
 use rust_decimal::Decimal;
@@ -29,7 +33,7 @@ use uuid::Uuid;
 use crate::{
     agencies::{Agencies, Deadline},
     domain::{audit, decision},
-    store::Store,
+    store::{Store, Write},
 };
 
 /// How long a PENDING crossing rests before the recovery loop takes it up, so that it does not
@@ -173,42 +177,37 @@ impl Saga {
         let _ = self.changes.send(crossing.clone());
     }
 
-    /// One step: the saved answer when the step already completed, else the intent, the call,
-    /// and the answer.
+    /// One step: the answer the saga log holds, or else the agency's answer with the write that
+    /// records it. The step's intent is written before, with the other steps of its wave.
+    #[allow(clippy::too_many_arguments)]
     async fn step<M, R, F, Fut>(
         &self,
+        saved: &HashMap<String, String>,
         crossing_id: Uuid,
         agency: &'static str,
         step: &str,
         deadline: Deadline,
         message: M,
         call: F,
-    ) -> Result<R, Status>
+    ) -> Result<(R, Option<Write>), Status>
     where
         M: Clone,
         R: Message + Default,
         F: FnMut(Request<M>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<R>, Status>>,
     {
-        let crossing = crossing_id.to_string();
-        let saved = self
-            .store
-            .step_response(&crossing, step)
-            .await
-            .map_err(|e| error::internal("reading the saga log", e))?;
-        if let Some(saved) = saved {
-            return decode_record(&saved).map_err(|e| error::internal("decoding a saga step", e));
+        if let Some(saved) = saved.get(step) {
+            let response =
+                decode_record(saved).map_err(|e| error::internal("decoding a saga step", e))?;
+            return Ok((response, None));
         }
-        self.store
-            .step_intent(&crossing, step)
-            .await
-            .map_err(|e| error::internal("writing a saga intent", e))?;
         let response = self.agencies.step(agency, deadline, message, call).await?;
-        self.store
-            .step_done(&crossing, step, &encode_record(&response))
-            .await
-            .map_err(|e| error::internal("writing a saga result", e))?;
-        Ok(response)
+        let done = Write::Done {
+            crossing_id: crossing_id.to_string(),
+            step: step.into(),
+            response: encode_record(&response),
+        };
+        Ok((response, Some(done)))
     }
 
     /// Drives a PENDING crossing as far as the agencies allow within `deadline`.
@@ -222,11 +221,7 @@ impl Saga {
         let submission = crossing.submission.clone().unwrap_or_default();
         let now = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
         match self.decide(crossing_id, &submission, deadline).await {
-            Ok((decision, traveller_keys)) => {
-                self.store
-                    .record_travellers(&crossing.crossing_id, &traveller_keys)
-                    .await
-                    .map_err(|e| error::internal("recording a crossing's travellers", e))?;
+            Ok((decision, traveller_keys, mut writes)) => {
                 let outcome = decision.outcome().as_str_name();
                 let decided = pb::Crossing {
                     status: pb::CrossingStatus::Decided.into(),
@@ -234,19 +229,32 @@ impl Saga {
                     update_time: now,
                     ..crossing
                 };
+                writes.push(Write::Travellers {
+                    crossing_id: decided.crossing_id.clone(),
+                    keys: traveller_keys,
+                });
+                writes.push(Write::Finish {
+                    crossing: Box::new(decided.clone()),
+                    rejection: None,
+                });
                 let finished = self
                     .store
-                    .finish(&decided, None)
+                    .write(writes)
                     .await
-                    .map_err(|e| error::internal("storing a decision", e))?;
-                if finished {
-                    self.decided.add(1, &[KeyValue::new("outcome", outcome)]);
-                    tracing::info!(crossing_id = %decided.crossing_id, outcome, "crossing decided");
-                    self.publish(&decided);
+                    .map_err(|e| error::internal("storing a decision", e))?
+                    .last()
+                    .copied()
+                    .unwrap_or(false);
+                if !finished {
+                    return self
+                        .reread(&decided.crossing_id)
+                        .await
+                        .map(|crossing| Driven::Crossing(Box::new(crossing)));
                 }
-                self.reread(&decided.crossing_id)
-                    .await
-                    .map(|crossing| Driven::Crossing(Box::new(crossing)))
+                self.decided.add(1, &[KeyValue::new("outcome", outcome)]);
+                tracing::info!(crossing_id = %decided.crossing_id, outcome, "crossing decided");
+                self.publish(&decided);
+                Ok(Driven::Crossing(Box::new(decided)))
             }
             Err(status) if status.code() == Code::InvalidArgument => {
                 let rejected = pb::Crossing {
@@ -416,61 +424,63 @@ pub fn decode_status(stored: &str) -> Result<Status, Status> {
 }
 
 impl Saga {
+    /// The border police's check of each traveller, in parallel.
     async fn check_travellers(
         &self,
+        saved: &HashMap<String, String>,
         crossing_id: Uuid,
         crossing: &pb::CrossingSubmission,
         deadline: Deadline,
-    ) -> Result<Vec<identity::CheckTravellerResponse>, Status> {
+    ) -> Vec<Result<(identity::CheckTravellerResponse, Option<Write>), Status>> {
         let checks = crossing
             .travellers
             .iter()
             .enumerate()
             .map(|(index, traveller)| {
+                let step = identity_step(index);
                 let message = identity::CheckTravellerRequest {
-                    request_id: step_id(crossing_id, &format!("identity/{index}")),
+                    request_id: step_id(crossing_id, &step),
                     crossing_point: crossing.crossing_point.clone(),
                     direction: crossing.direction,
                     traveller: Some(traveller.clone()),
                     crossing_date: crossing.crossing_date,
                 };
                 async move {
-                    let step = format!("identity/{index}");
-                    let response = self
-                        .step(
-                            crossing_id,
-                            "identity",
-                            &step,
-                            deadline,
-                            message,
-                            |request| {
-                                let mut client = self.agencies.identity.clone();
-                                async move { client.check_traveller(request).await }
-                            },
-                        )
-                        .await
-                        .map_err(|status| {
-                            let prefix = format!("crossing.travellers[{index}]");
-                            agency_error("border police", status, crossing_path(&prefix))
-                        })?;
-                    Ok::<_, Status>(response)
+                    self.step(
+                        saved,
+                        crossing_id,
+                        "identity",
+                        &step,
+                        deadline,
+                        message,
+                        |request| {
+                            let mut client = self.agencies.identity.clone();
+                            async move { client.check_traveller(request).await }
+                        },
+                    )
+                    .await
+                    .map_err(|status| {
+                        let prefix = format!("crossing.travellers[{index}]");
+                        agency_error("border police", status, crossing_path(&prefix))
+                    })
                 }
             });
-        try_join_all(checks).await
+        join_all(checks).await
     }
 
     /// Lodges the goods and cash with customs; `None` when there is nothing to declare.
     async fn declare_to_customs(
         &self,
+        saved: &HashMap<String, String>,
         crossing_id: Uuid,
         crossing: &pb::CrossingSubmission,
         deadline: Deadline,
-    ) -> Result<Option<customs::Declaration>, Status> {
-        if crossing.goods.is_empty() && crossing.cash.is_empty() {
-            return Ok(None);
+    ) -> Result<(Option<customs::Declaration>, Option<Write>), Status> {
+        if !declares_to_customs(crossing) {
+            return Ok((None, None));
         }
         let message = customs::AssessDeclarationRequest {
-            request_id: step_id(crossing_id, "customs"),
+            request_id: step_id(crossing_id, CUSTOMS_STEP),
             crossing_point: crossing.crossing_point.clone(),
             direction: crossing.direction,
             transport_mode: crossing.transport_mode,
@@ -483,11 +493,12 @@ impl Saga {
             // A crossing's goods are not attributed to one traveller: the adult allowance applies.
             traveller_under_15: false,
         };
-        let response = self
+        let (response, done) = self
             .step(
+                saved,
                 crossing_id,
                 "customs",
-                "customs",
+                CUSTOMS_STEP,
                 deadline,
                 message,
                 |request| {
@@ -497,52 +508,23 @@ impl Saga {
             )
             .await
             .map_err(|status| agency_error("customs", status, crossing_path("crossing")))?;
-        Ok(response.declaration)
+        Ok((response.declaration, done))
     }
 
     /// Sends declared consignments and customs' referrals to the sanitary service.
     async fn assess_consignments(
         &self,
+        saved: &HashMap<String, String>,
         crossing_id: Uuid,
-        crossing: &pb::CrossingSubmission,
-        declaration: Option<&customs::Declaration>,
+        message: sanitary::AssessConsignmentsRequest,
         deadline: Deadline,
-    ) -> Result<Option<sanitary::Assessment>, Status> {
-        let referrals: Vec<sanitary::CustomsReferral> = declaration
-            .map(|d| d.referrals.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .filter(|referral| referral.agency == i32::from(Agency::Sanitary))
-            .map(|referral| {
-                let origin = usize::try_from(referral.item_index)
-                    .ok()
-                    .and_then(|index| crossing.goods.get(index))
-                    .map(|item| item.origin_country.clone())
-                    .unwrap_or_default();
-                sanitary::CustomsReferral {
-                    subject: format!("goods[{}]", referral.item_index),
-                    commodity_code: referral.commodity_code.clone(),
-                    origin_country: origin,
-                    document_type: referral.document_type.clone(),
-                }
-            })
-            .collect();
-        if crossing.consignments.is_empty() && referrals.is_empty() {
-            return Ok(None);
-        }
-        let message = sanitary::AssessConsignmentsRequest {
-            request_id: step_id(crossing_id, "sanitary"),
-            crossing_point: crossing.crossing_point.clone(),
-            direction: crossing.direction,
-            consignments: crossing.consignments.clone(),
-            referrals,
-            crossing_date: crossing.crossing_date,
-        };
-        let response = self
+    ) -> Result<(Option<sanitary::Assessment>, Option<Write>), Status> {
+        let (response, done) = self
             .step(
+                saved,
                 crossing_id,
                 "sanitary",
-                "sanitary",
+                SANITARY_STEP,
                 deadline,
                 message,
                 |request| {
@@ -554,30 +536,156 @@ impl Saga {
             .map_err(|status| {
                 agency_error("sanitary inspection", status, crossing_path("crossing"))
             })?;
-        Ok(response.assessment)
+        Ok((response.assessment, done))
     }
 
-    /// Consults every agency the crossing concerns and aggregates their findings.
+    /// Consults every agency the crossing concerns and aggregates their findings: the border
+    /// police and customs first, in parallel, then the sanitary service with customs'
+    /// referrals. Each wave's intents are written before its calls, and the answers of the
+    /// first wave with the second's intent; the answers still unwritten come back with the
+    /// decision, to be written with it.
     async fn decide(
         &self,
         crossing_id: Uuid,
         crossing: &pb::CrossingSubmission,
         deadline: Deadline,
-    ) -> Result<(pb::Decision, Vec<String>), Status> {
-        let (checks, declaration) = tokio::try_join!(
-            self.check_travellers(crossing_id, crossing, deadline),
-            self.declare_to_customs(crossing_id, crossing, deadline),
-        )?;
-        let assessment = self
-            .assess_consignments(crossing_id, crossing, declaration.as_ref(), deadline)
-            .await?;
+    ) -> Result<(pb::Decision, Vec<String>, Vec<Write>), Status> {
+        let id = crossing_id.to_string();
+        let saved = self
+            .store
+            .step_responses(&id)
+            .await
+            .map_err(|e| error::internal("reading the saga log", e))?;
+        let intent = |step: &str| Write::Intent {
+            crossing_id: id.clone(),
+            step: step.into(),
+        };
+        let mut first_wave: Vec<String> =
+            (0..crossing.travellers.len()).map(identity_step).collect();
+        if declares_to_customs(crossing) {
+            first_wave.push(CUSTOMS_STEP.into());
+        }
+        let intents: Vec<Write> = first_wave
+            .iter()
+            .filter(|step| !saved.contains_key(*step))
+            .map(|step| intent(step))
+            .collect();
+        self.write_log(intents).await?;
+        let (checks, declared) = tokio::join!(
+            self.check_travellers(&saved, crossing_id, crossing, deadline),
+            self.declare_to_customs(&saved, crossing_id, crossing, deadline),
+        );
+        let mut writes = Vec::new();
+        let mut failure = None;
+        let mut answered_checks = Vec::with_capacity(checks.len());
+        for check in checks {
+            match check {
+                Ok((response, done)) => {
+                    writes.extend(done);
+                    answered_checks.push(response);
+                }
+                Err(status) => failure = Some(failure.unwrap_or(status)),
+            }
+        }
+        let declaration = match declared {
+            Ok((declaration, done)) => {
+                writes.extend(done);
+                declaration
+            }
+            Err(status) => {
+                failure = Some(failure.unwrap_or(status));
+                None
+            }
+        };
+        if let Some(status) = failure {
+            self.write_log(writes).await?;
+            return Err(status);
+        }
+        let sanitary_request = sanitary_request(crossing_id, crossing, declaration.as_ref());
+        if sanitary_request.is_some() && !saved.contains_key(SANITARY_STEP) {
+            writes.push(intent(SANITARY_STEP));
+        }
+        self.write_log(std::mem::take(&mut writes)).await?;
+        let assessment = match sanitary_request {
+            Some(message) => {
+                let (assessment, done) = self
+                    .assess_consignments(&saved, crossing_id, message, deadline)
+                    .await?;
+                writes.extend(done);
+                assessment
+            }
+            None => None,
+        };
         let answers = Answers {
-            checks,
+            checks: answered_checks,
             declaration,
             assessment,
         };
-        Ok(first_line(crossing, &answers))
+        let (decision, traveller_keys) = first_line(crossing, &answers);
+        Ok((decision, traveller_keys, writes))
     }
+
+    /// Writes saga log entries now; nothing to write is no write.
+    async fn write_log(&self, writes: Vec<Write>) -> Result<(), Status> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .write(writes)
+            .await
+            .map(drop)
+            .map_err(|e| error::internal("writing the saga log", e))
+    }
+}
+
+const CUSTOMS_STEP: &str = "customs";
+const SANITARY_STEP: &str = "sanitary";
+
+fn identity_step(index: usize) -> String {
+    format!("identity/{index}")
+}
+
+fn declares_to_customs(crossing: &pb::CrossingSubmission) -> bool {
+    !crossing.goods.is_empty() || !crossing.cash.is_empty()
+}
+
+/// The sanitary step's request: the declared consignments and customs' referrals to the
+/// sanitary service; `None` when there is neither.
+fn sanitary_request(
+    crossing_id: Uuid,
+    crossing: &pb::CrossingSubmission,
+    declaration: Option<&customs::Declaration>,
+) -> Option<sanitary::AssessConsignmentsRequest> {
+    let referrals: Vec<sanitary::CustomsReferral> = declaration
+        .map(|d| d.referrals.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|referral| referral.agency == i32::from(Agency::Sanitary))
+        .map(|referral| {
+            let origin = usize::try_from(referral.item_index)
+                .ok()
+                .and_then(|index| crossing.goods.get(index))
+                .map(|item| item.origin_country.clone())
+                .unwrap_or_default();
+            sanitary::CustomsReferral {
+                subject: format!("goods[{}]", referral.item_index),
+                commodity_code: referral.commodity_code.clone(),
+                origin_country: origin,
+                document_type: referral.document_type.clone(),
+            }
+        })
+        .collect();
+    if crossing.consignments.is_empty() && referrals.is_empty() {
+        return None;
+    }
+    Some(sanitary::AssessConsignmentsRequest {
+        request_id: step_id(crossing_id, SANITARY_STEP),
+        crossing_point: crossing.crossing_point.clone(),
+        direction: crossing.direction,
+        consignments: crossing.consignments.clone(),
+        referrals,
+        crossing_date: crossing.crossing_date,
+    })
 }
 
 /// Recomputes a crossing's first-line decision from the agencies' answers in the saga log,

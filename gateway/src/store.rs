@@ -1,15 +1,78 @@
 //! Persistence of crossings and of the saga log; the only place the gateway writes SQL.
 
+use std::{collections::HashMap, time::Duration};
+
 use bordermesh_kit::storage::{encode_record, fetch_record, now_millis};
 use bordermesh_proto::crossing::v1::{Crossing, Outcome};
-use sqlx::AnyPool;
+use sqlx::{Any, AnyPool, Transaction};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::audit::{self, Accessor, AuditEntry};
 
+/// Reads go to the pool; every write goes through one writer task (see [`Write`]).
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    writer: mpsc::Sender<Queued>,
 }
+
+/// One change to the gateway's database. A single writer task commits everything queued in one
+/// transaction (group commit): SQLite admits one writer at a time and makes the others sleep in
+/// its busy handler, and PostgreSQL pays a flush per commit, while one commit for the changes
+/// of many crossings costs about what one costs. A drive writes its changes of one moment
+/// together, which then commit or fail together.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// A new PENDING crossing, unless its request id is stored; true when inserted.
+    Accept(Box<Crossing>),
+    /// One audit entry per crossing, chained to the last entry.
+    Audit {
+        accessor: Accessor,
+        action: String,
+        crossing_ids: Vec<String>,
+    },
+    /// A step is about to call its agency (or tries once more).
+    Intent { crossing_id: String, step: String },
+    /// The agency's answer to a step.
+    Done {
+        crossing_id: String,
+        step: String,
+        response: String,
+    },
+    /// The travellers a crossing concerns, by key.
+    Travellers {
+        crossing_id: String,
+        keys: Vec<String>,
+    },
+    /// A PENDING crossing moves on (decided or rejected); false when another driver of the same
+    /// crossing got there first.
+    Finish {
+        crossing: Box<Crossing>,
+        rejection: Option<String>,
+    },
+    /// Referred crossings were looked at by the second-line follow-up at `at`.
+    FollowedUp { crossing_ids: Vec<String>, at: i64 },
+    /// A decided crossing is replaced by its update, unless it changed since `previous` was
+    /// read; false when it did.
+    UpdateDecided {
+        previous: Box<Crossing>,
+        updated: Box<Crossing>,
+    },
+}
+
+/// The writes of one caller, with where their outcomes go.
+struct Queued {
+    writes: Vec<Write>,
+    outcome: oneshot::Sender<anyhow::Result<Vec<bool>>>,
+}
+
+/// Callers whose writes one transaction commits at most.
+const GROUP_LIMIT: usize = 128;
+/// Writes waiting for the writer before callers wait to queue more.
+const QUEUE_LIMIT: usize = 4096;
+/// Tries of a caller's writes alone after its group failed: audit appends of two gateway
+/// replicas may collide on the chain's next sequence number.
+const ALONE_ATTEMPTS: u32 = 20;
 
 fn status_name(crossing: &Crossing) -> &'static str {
     crossing.status().as_str_name()
@@ -35,34 +98,40 @@ pub struct ListPosition {
 }
 
 impl Store {
+    /// A store over `pool`, with its writer task; the task ends when the last clone is dropped.
     pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        let (writer, queue) = mpsc::channel(QUEUE_LIMIT);
+        tokio::spawn(write_queued(pool.clone(), queue));
+        Self { pool, writer }
+    }
+
+    /// Commits `writes` together, in one transaction with whatever else is queued; answers, for
+    /// each write, whether it changed what it was meant to change.
+    pub async fn write(&self, writes: Vec<Write>) -> anyhow::Result<Vec<bool>> {
+        let (outcome, answer) = oneshot::channel();
+        self.writer
+            .send(Queued { writes, outcome })
+            .await
+            .map_err(|_| anyhow::anyhow!("the gateway's database writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the gateway's database writer has stopped"))?
+    }
+
+    async fn write_one(&self, write: Write) -> anyhow::Result<bool> {
+        Ok(self
+            .write(vec![write])
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(false))
     }
 
     /// Stores a new PENDING crossing unless one with its request id exists; answers the stored
     /// one, so that concurrent copies of a request all continue with the same crossing.
     pub async fn accept(&self, crossing: &Crossing) -> anyhow::Result<Crossing> {
-        let submission = crossing.submission.as_ref();
-        let point = submission
-            .and_then(|s| s.crossing_point.as_ref())
-            .map_or("", |p| p.code.as_str());
-        let direction = submission.map_or(Default::default(), |s| s.direction());
-        let now = now_millis();
-        sqlx::query(
-            "INSERT INTO crossings (crossing_id, request_id, crossing_point, direction, status, outcome, created_at, updated_at, record) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_id) DO NOTHING",
-        )
-        .bind(&crossing.crossing_id)
-        .bind(&crossing.request_id)
-        .bind(point)
-        .bind(direction.as_str_name())
-        .bind(status_name(crossing))
-        .bind(outcome_name(crossing))
-        .bind(now)
-        .bind(now)
-        .bind(encode_record(crossing))
-        .execute(&self.pool)
-        .await?;
+        self.write_one(Write::Accept(Box::new(crossing.clone())))
+            .await?;
         self.by_request_id(&crossing.request_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("crossing vanished after insert"))
@@ -75,20 +144,11 @@ impl Store {
         crossing: &Crossing,
         rejection: Option<&str>,
     ) -> anyhow::Result<bool> {
-        let updated = sqlx::query(
-            "UPDATE crossings SET status = $1, outcome = $2, updated_at = $3, record = $4, rejection = $5 \
-             WHERE crossing_id = $6 AND status = $7",
-        )
-        .bind(status_name(crossing))
-        .bind(outcome_name(crossing))
-        .bind(now_millis())
-        .bind(encode_record(crossing))
-        .bind(rejection)
-        .bind(&crossing.crossing_id)
-        .bind(PENDING)
-        .execute(&self.pool)
-        .await?;
-        Ok(updated.rows_affected() == 1)
+        self.write_one(Write::Finish {
+            crossing: Box::new(crossing.clone()),
+            rejection: rejection.map(str::to_owned),
+        })
+        .await
     }
 
     /// The saved refusal of a rejected crossing.
@@ -143,15 +203,18 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let now = now_millis();
+        let mut crossing_ids = Vec::with_capacity(rows.len());
         let mut crossings = Vec::with_capacity(rows.len());
         for (crossing_id, record) in rows {
-            sqlx::query("UPDATE crossings SET followed_at = $1 WHERE crossing_id = $2")
-                .bind(now)
-                .bind(&crossing_id)
-                .execute(&self.pool)
-                .await?;
+            crossing_ids.push(crossing_id);
             crossings.push(bordermesh_kit::storage::decode_record(&record)?);
+        }
+        if !crossing_ids.is_empty() {
+            self.write_one(Write::FollowedUp {
+                crossing_ids,
+                at: now_millis(),
+            })
+            .await?;
         }
         Ok(crossings)
     }
@@ -162,17 +225,11 @@ impl Store {
         previous: &Crossing,
         updated: &Crossing,
     ) -> anyhow::Result<bool> {
-        let changed = sqlx::query(
-            "UPDATE crossings SET outcome = $1, updated_at = $2, record = $3 WHERE crossing_id = $4 AND record = $5",
-        )
-        .bind(outcome_name(updated))
-        .bind(now_millis())
-        .bind(encode_record(updated))
-        .bind(&updated.crossing_id)
-        .bind(encode_record(previous))
-        .execute(&self.pool)
-        .await?;
-        Ok(changed.rows_affected() == 1)
+        self.write_one(Write::UpdateDecided {
+            previous: Box::new(previous.clone()),
+            updated: Box::new(updated.clone()),
+        })
+        .await
     }
 
     /// A page of a crossing point's crossings created in `[start_ms, end_ms)`, after `after`.
@@ -231,18 +288,30 @@ impl Store {
         Ok(row.and_then(|(response,)| response))
     }
 
-    /// Writes that a step is about to call its agency (or is tried once more).
-    pub async fn step_intent(&self, crossing_id: &str, step: &str) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO saga_steps (crossing_id, step, state, response, attempts, updated_at) \
-             VALUES ($1, $2, $3, NULL, 1, $4) \
-             ON CONFLICT (crossing_id, step) DO UPDATE SET attempts = saga_steps.attempts + 1, updated_at = $4",
+    /// Every answer the saga log holds for a crossing, by step.
+    pub async fn step_responses(
+        &self,
+        crossing_id: &str,
+    ) -> anyhow::Result<HashMap<String, String>> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT step, response FROM saga_steps WHERE crossing_id = $1 AND state = $2",
         )
         .bind(crossing_id)
-        .bind(step)
-        .bind(STEP_INTENT)
-        .bind(now_millis())
-        .execute(&self.pool)
+        .bind(STEP_DONE)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(step, response)| Some((step, response?)))
+            .collect())
+    }
+
+    /// Writes that a step is about to call its agency (or is tried once more).
+    pub async fn step_intent(&self, crossing_id: &str, step: &str) -> anyhow::Result<()> {
+        self.write_one(Write::Intent {
+            crossing_id: crossing_id.into(),
+            step: step.into(),
+        })
         .await?;
         Ok(())
     }
@@ -254,77 +323,29 @@ impl Store {
         step: &str,
         response: &str,
     ) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE saga_steps SET state = $1, response = $2, updated_at = $3 WHERE crossing_id = $4 AND step = $5",
-        )
-        .bind(STEP_DONE)
-        .bind(response)
-        .bind(now_millis())
-        .bind(crossing_id)
-        .bind(step)
-        .execute(&self.pool)
+        self.write_one(Write::Done {
+            crossing_id: crossing_id.into(),
+            step: step.into(),
+            response: response.into(),
+        })
         .await?;
         Ok(())
     }
 
-    /// Appends one audit entry per crossing, chained to the last entry. Concurrent appends
-    /// collide on the sequence number; the loser reads the new head and tries again.
+    /// Appends one audit entry per crossing, chained to the last entry.
     pub async fn append_audit(
         &self,
         accessor: &Accessor,
         action: &str,
         crossing_ids: &[String],
     ) -> anyhow::Result<()> {
-        const ATTEMPTS: u32 = 50;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.try_append_audit(accessor, action, crossing_ids).await {
-                Ok(()) => return Ok(()),
-                Err(error) if attempt < ATTEMPTS => {
-                    tracing::debug!(%error, attempt, "audit append collided; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt))).await;
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-    }
-
-    async fn try_append_audit(
-        &self,
-        accessor: &Accessor,
-        action: &str,
-        crossing_ids: &[String],
-    ) -> sqlx::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (mut sequence, mut previous_hash) = head.unwrap_or((0, audit::GENESIS.to_owned()));
-        let at = now_millis();
-        for crossing_id in crossing_ids {
-            sequence += 1;
-            let hash =
-                audit::entry_hash(&previous_hash, sequence, at, accessor, action, crossing_id);
-            sqlx::query(
-                "INSERT INTO audit_log (sequence, at, agency, officer, purpose, action, crossing_id, previous_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(sequence)
-            .bind(at)
-            .bind(&accessor.agency)
-            .bind(&accessor.officer)
-            .bind(&accessor.purpose)
-            .bind(action)
-            .bind(crossing_id)
-            .bind(&previous_hash)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await?;
-            previous_hash = hash;
-        }
-        tx.commit().await
+        self.write_one(Write::Audit {
+            accessor: accessor.clone(),
+            action: action.into(),
+            crossing_ids: crossing_ids.to_vec(),
+        })
+        .await?;
+        Ok(())
     }
 
     const AUDIT_COLUMNS: &'static str = "a.sequence, a.at, a.agency, a.officer, a.purpose, a.action, a.crossing_id, a.previous_hash, a.hash";
@@ -359,16 +380,11 @@ impl Store {
         crossing_id: &str,
         keys: &[String],
     ) -> anyhow::Result<()> {
-        for key in keys {
-            sqlx::query(
-                "INSERT INTO crossing_travellers (crossing_id, traveller_key) VALUES ($1, $2) \
-                 ON CONFLICT (crossing_id, traveller_key) DO NOTHING",
-            )
-            .bind(crossing_id)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        }
+        self.write_one(Write::Travellers {
+            crossing_id: crossing_id.into(),
+            keys: keys.to_vec(),
+        })
+        .await?;
         Ok(())
     }
 
@@ -378,6 +394,214 @@ impl Store {
             .await?;
         Ok(count)
     }
+}
+
+/// The writer task: commits what is queued, a group at a time, until every sender is gone.
+async fn write_queued(pool: AnyPool, mut queue: mpsc::Receiver<Queued>) {
+    let mut group = Vec::with_capacity(GROUP_LIMIT);
+    while queue.recv_many(&mut group, GROUP_LIMIT).await > 0 {
+        let writes: Vec<&[Write]> = group
+            .iter()
+            .map(|queued| queued.writes.as_slice())
+            .collect();
+        match commit(&pool, &writes).await {
+            Ok(outcomes) => {
+                for (queued, outcome) in group.drain(..).zip(outcomes) {
+                    let _ = queued.outcome.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%error, callers = group.len(), "group commit failed; committing each alone");
+                for queued in group.drain(..) {
+                    let outcome = commit_alone(&pool, &queued.writes).await;
+                    let _ = queued.outcome.send(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// One caller's writes in a transaction of their own, tried again after a collision.
+async fn commit_alone(pool: &AnyPool, writes: &[Write]) -> anyhow::Result<Vec<bool>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match commit(pool, &[writes]).await {
+            Ok(mut outcomes) => return Ok(outcomes.pop().unwrap_or_default()),
+            Err(error) if attempt < ALONE_ATTEMPTS => {
+                tracing::debug!(%error, attempt, "write collided; retrying");
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// Every caller's writes in one transaction; their outcomes, caller by caller.
+async fn commit(pool: &AnyPool, callers: &[&[Write]]) -> sqlx::Result<Vec<Vec<bool>>> {
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(callers.len());
+    for writes in callers {
+        let mut own = Vec::with_capacity(writes.len());
+        for write in *writes {
+            own.push(apply(&mut tx, write).await?);
+        }
+        outcomes.push(own);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn apply(tx: &mut Transaction<'_, Any>, write: &Write) -> sqlx::Result<bool> {
+    let now = now_millis();
+    let changed = match write {
+        Write::Accept(crossing) => {
+            let submission = crossing.submission.as_ref();
+            let point = submission
+                .and_then(|s| s.crossing_point.as_ref())
+                .map_or("", |p| p.code.as_str());
+            let direction = submission.map_or(Default::default(), |s| s.direction());
+            sqlx::query(
+                "INSERT INTO crossings (crossing_id, request_id, crossing_point, direction, status, outcome, created_at, updated_at, record) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_id) DO NOTHING",
+            )
+            .bind(&crossing.crossing_id)
+            .bind(&crossing.request_id)
+            .bind(point)
+            .bind(direction.as_str_name())
+            .bind(status_name(crossing))
+            .bind(outcome_name(crossing))
+            .bind(now)
+            .bind(now)
+            .bind(encode_record(crossing))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+        }
+        Write::Audit {
+            accessor,
+            action,
+            crossing_ids,
+        } => {
+            append_audit(tx, accessor, action, crossing_ids, now).await?;
+            1
+        }
+        Write::Intent { crossing_id, step } => sqlx::query(
+            "INSERT INTO saga_steps (crossing_id, step, state, response, attempts, updated_at) \
+             VALUES ($1, $2, $3, NULL, 1, $4) \
+             ON CONFLICT (crossing_id, step) DO UPDATE SET attempts = saga_steps.attempts + 1, updated_at = $4",
+        )
+        .bind(crossing_id)
+        .bind(step)
+        .bind(STEP_INTENT)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+        Write::Done {
+            crossing_id,
+            step,
+            response,
+        } => sqlx::query(
+            "UPDATE saga_steps SET state = $1, response = $2, updated_at = $3 WHERE crossing_id = $4 AND step = $5",
+        )
+        .bind(STEP_DONE)
+        .bind(response)
+        .bind(now)
+        .bind(crossing_id)
+        .bind(step)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+        Write::Travellers { crossing_id, keys } => {
+            for key in keys {
+                sqlx::query(
+                    "INSERT INTO crossing_travellers (crossing_id, traveller_key) VALUES ($1, $2) \
+                     ON CONFLICT (crossing_id, traveller_key) DO NOTHING",
+                )
+                .bind(crossing_id)
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+            }
+            1
+        }
+        Write::Finish {
+            crossing,
+            rejection,
+        } => sqlx::query(
+            "UPDATE crossings SET status = $1, outcome = $2, updated_at = $3, record = $4, rejection = $5 \
+             WHERE crossing_id = $6 AND status = $7",
+        )
+        .bind(status_name(crossing))
+        .bind(outcome_name(crossing))
+        .bind(now)
+        .bind(encode_record(crossing))
+        .bind(rejection.as_deref())
+        .bind(&crossing.crossing_id)
+        .bind(PENDING)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+        Write::FollowedUp { crossing_ids, at } => {
+            for crossing_id in crossing_ids {
+                sqlx::query("UPDATE crossings SET followed_at = $1 WHERE crossing_id = $2")
+                    .bind(at)
+                    .bind(crossing_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            1
+        }
+        Write::UpdateDecided { previous, updated } => sqlx::query(
+            "UPDATE crossings SET outcome = $1, updated_at = $2, record = $3 WHERE crossing_id = $4 AND record = $5",
+        )
+        .bind(outcome_name(updated))
+        .bind(now)
+        .bind(encode_record(updated))
+        .bind(&updated.crossing_id)
+        .bind(encode_record(previous))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+    };
+    Ok(changed == 1)
+}
+
+/// Chains one entry per crossing to the trail's last entry, as read inside the transaction.
+async fn append_audit(
+    tx: &mut Transaction<'_, Any>,
+    accessor: &Accessor,
+    action: &str,
+    crossing_ids: &[String],
+    at: i64,
+) -> sqlx::Result<()> {
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    let (mut sequence, mut previous_hash) = head.unwrap_or((0, audit::GENESIS.to_owned()));
+    for crossing_id in crossing_ids {
+        sequence += 1;
+        let hash = audit::entry_hash(&previous_hash, sequence, at, accessor, action, crossing_id);
+        sqlx::query(
+            "INSERT INTO audit_log (sequence, at, agency, officer, purpose, action, crossing_id, previous_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(sequence)
+        .bind(at)
+        .bind(&accessor.agency)
+        .bind(&accessor.officer)
+        .bind(&accessor.purpose)
+        .bind(action)
+        .bind(crossing_id)
+        .bind(&previous_hash)
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
+        previous_hash = hash;
+    }
+    Ok(())
 }
 
 type AuditRow = (

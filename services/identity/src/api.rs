@@ -280,7 +280,7 @@ impl IdentityApi {
     ) -> Result<StayOutcome, Status> {
         let crossings = self
             .store
-            .crossings(traveller_key)
+            .crossings(traveller_key, stay::relevant_since(command.crossing_date))
             .await
             .map_err(|e| error::internal("reading EES records", e))?;
         let mut stays = stay::stays_from_crossings(&crossings);
@@ -1064,7 +1064,10 @@ impl IdentityService for IdentityApi {
         let key = DocumentKey::new(&state, "P", &number);
         let crossings = self
             .store
-            .crossings(&format!("{}/{}", key.issuing_state, key.document_number))
+            .crossings(
+                &format!("{}/{}", key.issuing_state, key.document_number),
+                stay::relevant_since(on),
+            )
             .await
             .map_err(|e| error::internal("reading EES records", e))?;
         let stays = stay::stays_from_crossings(&crossings);

@@ -306,12 +306,23 @@ impl Store {
 
 /// Entry, exit and refusal records (EES).
 impl Store {
-    /// The traveller's entries (true) and exits (false) by day, refusals left out.
-    pub async fn crossings(&self, traveller_key: &str) -> sqlx::Result<Vec<(NaiveDate, bool)>> {
+    /// The traveller's entries (true) and exits (false) by day from `since` on, refusals left
+    /// out, with the last crossing before `since`: an entry there is a stay still open at
+    /// `since`, and nothing older can weigh on it.
+    pub async fn crossings(
+        &self,
+        traveller_key: &str,
+        since: NaiveDate,
+    ) -> sqlx::Result<Vec<(NaiveDate, bool)>> {
         let rows = sqlx::query(
-            "SELECT crossed_on, kind FROM ees_records WHERE traveller_key = $1 AND kind <> 'REFUSAL'",
+            "SELECT crossed_on, kind FROM ees_records \
+             WHERE traveller_key = $1 AND kind <> 'REFUSAL' AND crossed_on >= $2 \
+             UNION ALL SELECT crossed_on, kind FROM (SELECT crossed_on, kind FROM ees_records \
+             WHERE traveller_key = $1 AND kind <> 'REFUSAL' AND crossed_on < $2 \
+             ORDER BY crossed_on DESC, created_at DESC LIMIT 1) AS before_since",
         )
         .bind(traveller_key)
+        .bind(date_text(since))
         .fetch_all(&self.pool)
         .await?;
         let mut crossings = Vec::with_capacity(rows.len());
@@ -467,6 +478,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sbc_art_6_stay_reads_carry_the_entry_still_open_at_the_cutoff_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let mut tx = store.pool().begin().await.unwrap();
+            for (kind, crossed_on) in [
+                (CrossingKind::Entry, ymd(2019, 1, 1)),
+                (CrossingKind::Exit, ymd(2019, 2, 1)),
+                (CrossingKind::Entry, ymd(2020, 1, 1)),
+                (CrossingKind::Exit, ymd(2020, 8, 1)),
+                (CrossingKind::Entry, ymd(2020, 9, 1)),
+            ] {
+                let row = CrossingRecord {
+                    traveller_key: "SRB/1",
+                    kind,
+                    crossed_on,
+                    crossing_point: "SI-OBREZJE",
+                    nationality: "SRB",
+                    refusal_codes: "",
+                    keep_until: ymd(2030, 1, 1),
+                };
+                store.record_crossing(&mut tx, &row).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+            let mut read = store.crossings("SRB/1", ymd(2020, 6, 1)).await.unwrap();
+            read.sort();
+            assert_eq!(
+                read,
+                [
+                    (ymd(2020, 1, 1), true),
+                    (ymd(2020, 8, 1), false),
+                    (ymd(2020, 9, 1), true)
+                ],
+                "{:?}",
+                database.backend
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn ees_art_35_expired_files_are_purged_with_their_records_on_every_backend() {
         for database in testing::databases().await.unwrap() {
             let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
@@ -504,7 +554,7 @@ mod tests {
             }
             tx.commit().await.unwrap();
             assert_eq!(
-                store.crossings("SRB/1").await.unwrap(),
+                store.crossings("SRB/1", NaiveDate::MIN).await.unwrap(),
                 [(ymd(2020, 1, 1), true), (ymd(2020, 1, 10), false)]
             );
             // The later of the two retention dates holds the file until 2025-03-30.
@@ -524,8 +574,21 @@ mod tests {
                 "{:?}",
                 database.backend
             );
-            assert!(store.crossings("SRB/1").await.unwrap().is_empty());
-            assert_eq!(store.crossings("SRB/2").await.unwrap().len(), 1);
+            assert!(
+                store
+                    .crossings("SRB/1", NaiveDate::MIN)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert_eq!(
+                store
+                    .crossings("SRB/2", NaiveDate::MIN)
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
         }
     }
 

@@ -38,6 +38,13 @@ pub fn window_start(day: NaiveDate) -> NaiveDate {
         .unwrap_or(NaiveDate::MIN)
 }
 
+/// The first day whose records can weigh on an assessment on `day` or later: two windows back,
+/// as far as a presence count looks (SBC Art. 6(1)). A stay open on that day is carried by the
+/// entry before it.
+pub fn relevant_since(day: NaiveDate) -> NaiveDate {
+    window_start(window_start(day))
+}
+
 /// Days of presence, each counted once even where recorded stays overlap.
 struct Presence(BTreeSet<NaiveDate>);
 
@@ -47,7 +54,7 @@ impl Presence {
         for stay in stays {
             let last = stay.exit.unwrap_or(until).min(until);
             // A record older than two windows before `until` cannot weigh on any day assessed.
-            let first = stay.entry.max(window_start(window_start(until)));
+            let first = stay.entry.max(relevant_since(until));
             for day in first.iter_days().take_while(|day| *day <= last) {
                 days.insert(day);
             }
