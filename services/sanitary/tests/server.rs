@@ -1120,7 +1120,7 @@ async fn a_released_assessment_gives_back_its_undecided_cheds_for_another_crossi
     assert_eq!(released.status(), AssessmentStatus::Released);
     assert_eq!(
         released.released_ched_references,
-        [undecided.reference.clone()]
+        std::slice::from_ref(&undecided.reference)
     );
     assert_eq!(
         released.release_reason,
@@ -1182,7 +1182,7 @@ async fn a_released_assessment_gives_back_its_phytosanitary_certificate() {
     assert_eq!(released.released_certificate_ids, ["ZA-2026-000777"]);
     assert_eq!(
         released.released_ched_references,
-        [oranges.ched_reference.clone()]
+        std::slice::from_ref(&oranges.ched_reference)
     );
     let read = server
         .client
@@ -1254,7 +1254,7 @@ async fn concurrent_releases_give_a_document_back_once() {
     assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
     assert_eq!(
         answers[0].released_ched_references,
-        [ched.reference.clone()]
+        std::slice::from_ref(&ched.reference)
     );
     let released = answers[0].consignments[0]
         .reasons
