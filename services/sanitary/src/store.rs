@@ -154,6 +154,20 @@ impl Store {
         .await
     }
 
+    /// Locks a document's row in `tx` with a no-op write (the write lock on SQLite, taken before
+    /// any read so that the transaction never has to upgrade a read lock).
+    pub async fn lock_ched(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        reference: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE cheds SET status = status WHERE reference = $1")
+            .bind(reference)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// Reads a document inside the transaction that will change it.
     pub async fn get_ched_for_update(
         &self,

@@ -39,6 +39,10 @@ impl SanitaryApi {
         assessment_id: &str,
         subject: &str,
     ) -> Result<bool, Status> {
+        self.store
+            .lock_ched(tx, reference)
+            .await
+            .map_err(|e| error::internal("locking a CHED", e))?;
         let Some(mut stored) = self
             .store
             .get_ched_for_update(tx, reference)
@@ -80,20 +84,22 @@ impl SanitaryApi {
         let (id, reason) = violations
             .into_result(id.zip(reason))?
             .ok_or_else(|| error::internal("reading a release", "no value and no violation"))?;
-        let call = IdempotentCall::new(RELEASE_ASSESSMENT, &request.request_id, &request);
-        let mut tx = match call.start(self.store.pool()).await? {
-            Start::Replayed(saved) => return Ok(saved),
-            Start::Fresh(tx) => tx,
-        };
         let assessment_id = id.to_string();
-        // Documents first, then the assessment: the order RecordInspectionResult takes too, so
-        // that a release and a decision never wait on each other.
+        // Which documents to give back, read before the transaction holds a connection of the
+        // pool. Documents are then changed first and the assessment last: the order
+        // RecordInspectionResult takes too, so that a release and a decision never wait on each
+        // other.
         let first_read = error::found(
             self.store.get_assessment(id).await,
             "Assessment",
             &assessment_id,
             "reading an assessment",
         )?;
+        let call = IdempotentCall::new(RELEASE_ASSESSMENT, &request.request_id, &request);
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
+        };
         let mut released_cheds = Vec::new();
         if first_read.status() != pb::AssessmentStatus::Released {
             for consignment in &first_read.consignments {
