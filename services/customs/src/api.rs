@@ -1,4 +1,7 @@
 //! The tonic CustomsService: proto in, validated domain values, domain rules, proto out.
+//! `decisions` holds the RPCs that decide on a lodged declaration afterwards.
+
+mod decisions;
 
 use std::sync::{Arc, RwLock};
 
@@ -448,6 +451,7 @@ fn verdict_to_proto(verdict: Verdict) -> common::Verdict {
         Verdict::Clear => common::Verdict::Clear,
         Verdict::ClearWithConditions => common::Verdict::ClearWithConditions,
         Verdict::Refer => common::Verdict::Refer,
+        Verdict::Refuse => common::Verdict::Refuse,
     }
 }
 
@@ -457,6 +461,15 @@ fn lane_to_proto(lane: Lane) -> pb::Lane {
         Lane::Blue => pb::Lane::Blue,
         Lane::Yellow => pb::Lane::Yellow,
         Lane::Red => pb::Lane::Red,
+    }
+}
+
+fn lane_from_proto(lane: pb::Lane) -> Lane {
+    match lane {
+        pb::Lane::Blue => Lane::Blue,
+        pb::Lane::Yellow => Lane::Yellow,
+        pb::Lane::Red => Lane::Red,
+        pb::Lane::Green | pb::Lane::Unspecified => Lane::Green,
     }
 }
 
@@ -553,6 +566,10 @@ fn declaration_to_proto(
         exchange_rate_date: Some(validate::date_to_proto(assessment.rates_date)),
         total_excise: total(assessment.total_excise),
         tariff_currency: currency,
+        status: pb::DeclarationStatus::Lodged.into(),
+        invalidation_reason: String::new(),
+        invalidate_time: None,
+        examination: None,
     }
 }
 
@@ -924,5 +941,21 @@ impl CustomsService for CustomsApi {
             .await
             .map_err(|e| error::internal("listing overdue transits", e))?;
         Ok(Response::new(pb::ListOverdueTransitsResponse { movements }))
+    }
+
+    async fn invalidate_declaration(
+        &self,
+        request: Request<pb::InvalidateDeclarationRequest>,
+    ) -> Result<Response<pb::InvalidateDeclarationResponse>, Status> {
+        self.invalidate(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn record_examination(
+        &self,
+        request: Request<pb::RecordExaminationRequest>,
+    ) -> Result<Response<pb::RecordExaminationResponse>, Status> {
+        self.examine(request.into_inner()).await.map(Response::new)
     }
 }

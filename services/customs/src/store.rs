@@ -2,7 +2,9 @@
 //! transit movements; the only place this service writes SQL.
 
 use bordermesh_kit::storage::{decode_record, encode_record, fetch_record, now_millis};
-use bordermesh_proto::customs::v1::{Declaration, TransitMovement, TransitStatus};
+use bordermesh_proto::customs::v1::{
+    Declaration, DeclarationStatus, TransitMovement, TransitStatus,
+};
 use sqlx::{Any, AnyPool, Transaction};
 use uuid::Uuid;
 
@@ -80,6 +82,56 @@ impl Store {
             &id.to_string(),
         )
         .await
+    }
+
+    /// Locks a declaration for a decision in `tx` (a no-op write: a row lock on PostgreSQL, the
+    /// write lock on SQLite), so that concurrent decisions run one after the other; then reads
+    /// it. `None` when there is no such declaration.
+    pub async fn lock_declaration(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        id: Uuid,
+    ) -> anyhow::Result<Option<Declaration>> {
+        let id = id.to_string();
+        let locked =
+            sqlx::query("UPDATE declarations SET verdict = verdict WHERE declaration_id = $1")
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+        if locked.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let (record,): (String,) =
+            sqlx::query_as("SELECT record FROM declarations WHERE declaration_id = $1")
+                .bind(&id)
+                .fetch_one(&mut **tx)
+                .await?;
+        Ok(Some(decode_record(&record)?))
+    }
+
+    /// Saves a decided or invalidated declaration.
+    pub async fn update_declaration(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        declaration: &Declaration,
+    ) -> sqlx::Result<()> {
+        let verdict = bordermesh_proto::common::v1::Verdict::try_from(declaration.verdict)
+            .unwrap_or_default()
+            .as_str_name();
+        let status = match declaration.status() {
+            DeclarationStatus::Unspecified => DeclarationStatus::Lodged,
+            status => status,
+        };
+        sqlx::query(
+            "UPDATE declarations SET verdict = $1, status = $2, record = $3 WHERE declaration_id = $4",
+        )
+        .bind(verdict)
+        .bind(status.as_str_name())
+        .bind(encode_record(declaration))
+        .bind(&declaration.declaration_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 
     /// Records one carrier's cash for the FIU, under `record_id`.
@@ -242,6 +294,54 @@ mod tests {
                 .insert_declaration(&mut tx, "SI-OBREZJE", "IMPORT", &twin)
                 .await;
             assert!(duplicate.is_err(), "{:?}", database.backend);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_declaration_is_locked_and_rewritten_on_every_backend() {
+        for (store, database) in stores().await {
+            let declaration = Declaration {
+                declaration_id: Uuid::new_v4().to_string(),
+                mrn: "26SI0000000000001X".into(),
+                verdict: 3,
+                status: DeclarationStatus::Lodged.into(),
+                ..Default::default()
+            };
+            let mut tx = store.pool().begin().await.unwrap();
+            store
+                .insert_declaration(&mut tx, "SI-OBREZJE", "IMPORT", &declaration)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            let id = Uuid::parse_str(&declaration.declaration_id).unwrap();
+            let mut tx = store.pool().begin().await.unwrap();
+            let held = store.lock_declaration(&mut tx, id).await.unwrap();
+            assert_eq!(held.as_ref(), Some(&declaration), "{:?}", database.backend);
+            assert!(
+                store
+                    .lock_declaration(&mut tx, Uuid::new_v4())
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let invalidated = Declaration {
+                status: DeclarationStatus::Invalidated.into(),
+                invalidation_reason: "crossing refused".into(),
+                ..declaration
+            };
+            store
+                .update_declaration(&mut tx, &invalidated)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(store.get_declaration(id).await.unwrap(), Some(invalidated));
+            let (status,): (String,) =
+                sqlx::query_as("SELECT status FROM declarations WHERE declaration_id = $1")
+                    .bind(id.to_string())
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(status, "DECLARATION_STATUS_INVALIDATED");
         }
     }
 

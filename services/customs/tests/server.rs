@@ -12,10 +12,11 @@ use bordermesh_kit::{config::Config, server::ServerHandle, storage};
 use bordermesh_proto::{
     common::v1::{CrossingPoint, Date, Direction, Money, Quantity, TransportMode, Verdict},
     customs::v1::{
-        AssessDeclarationRequest, CashCarried, CashKind, Declaration, DischargeTransitRequest,
-        GetDeclarationRequest, GoodsItem, Lane, ListOverdueTransitsRequest, OpenTransitRequest,
-        Procedure, ReferralKind, Trader, TransitMovement, Vehicle, VehicleKind,
-        customs_service_client::CustomsServiceClient,
+        AssessDeclarationRequest, CashCarried, CashKind, Declaration, DeclarationStatus,
+        DischargeTransitRequest, ExaminationResult, GetDeclarationRequest, GoodsItem,
+        InvalidateDeclarationRequest, Lane, ListOverdueTransitsRequest, OpenTransitRequest,
+        Procedure, RecordExaminationRequest, ReferralKind, Trader, TransitMovement, Vehicle,
+        VehicleKind, customs_service_client::CustomsServiceClient,
     },
 };
 use tokio::task::JoinHandle;
@@ -611,5 +612,248 @@ async fn sighup_reloads_the_risk_profiles_named_by_the_tariff() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(version, "2026.07-2");
+    customs.stop().await;
+}
+
+fn examination(declaration: &Declaration, result: ExaminationResult) -> RecordExaminationRequest {
+    RecordExaminationRequest {
+        request_id: Uuid::new_v4().to_string(),
+        declaration_id: declaration.declaration_id.clone(),
+        officer_id: "CU-0815".into(),
+        result: result.into(),
+        findings: if result == ExaminationResult::NotConform {
+            "40 toys declared, 400 found".into()
+        } else {
+            String::new()
+        },
+    }
+}
+
+fn invalidation(declaration_id: &str) -> InvalidateDeclarationRequest {
+    InvalidateDeclarationRequest {
+        request_id: Uuid::new_v4().to_string(),
+        declaration_id: declaration_id.into(),
+        reason: "crossing refused by the border police".into(),
+    }
+}
+
+impl Customs {
+    async fn examine(&mut self, request: RecordExaminationRequest) -> Result<Declaration, Status> {
+        Ok(self
+            .client
+            .record_examination(request)
+            .await?
+            .into_inner()
+            .declaration
+            .unwrap())
+    }
+
+    async fn invalidate(
+        &mut self,
+        request: InvalidateDeclarationRequest,
+    ) -> Result<Declaration, Status> {
+        Ok(self
+            .client
+            .invalidate_declaration(request)
+            .await?
+            .into_inner()
+            .declaration
+            .unwrap())
+    }
+
+    async fn get(&mut self, declaration_id: &str) -> Declaration {
+        self.client
+            .get_declaration(GetDeclarationRequest {
+                declaration_id: declaration_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .declaration
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn ucc_art_191_a_conform_red_lane_declaration_is_released_once_duties_are_paid() {
+    let mut customs = Customs::start(&risk_with_random("100", "0")).await;
+    let red = customs.assess(import(vec![toys()], false)).await.unwrap();
+    assert_eq!((red.lane(), red.verdict()), (Lane::Red, Verdict::Refer));
+    assert_eq!(red.status(), DeclarationStatus::Lodged);
+    let request = examination(&red, ExaminationResult::Conform);
+    let examined = customs.examine(request.clone()).await.unwrap();
+    assert_eq!(examined.verdict(), Verdict::ClearWithConditions);
+    assert_eq!(examined.total_duty, red.total_duty);
+    let record = examined.examination.clone().unwrap();
+    assert_eq!(record.officer_id, "CU-0815");
+    assert_eq!(record.result(), ExaminationResult::Conform);
+    assert!(record.examine_time.is_some());
+    assert!(
+        examined
+            .reasons
+            .iter()
+            .any(|r| r.code == "EXAMINATION_CONFORM")
+    );
+    assert_eq!(customs.get(&red.declaration_id).await, examined);
+    // A repeat answers the same; the same result again changes nothing; another is refused.
+    assert_eq!(customs.examine(request).await.unwrap(), examined);
+    let again = examination(&red, ExaminationResult::Conform);
+    assert_eq!(customs.examine(again).await.unwrap(), examined);
+    let status = customs
+        .examine(examination(&red, ExaminationResult::NotConform))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    customs.stop().await;
+}
+
+#[tokio::test]
+async fn ucc_art_198_goods_not_as_declared_are_refused_with_the_findings() {
+    let mut customs = Customs::start(&risk_with_random("100", "0")).await;
+    let red = customs.assess(import(vec![toys()], false)).await.unwrap();
+    let refused = customs
+        .examine(examination(&red, ExaminationResult::NotConform))
+        .await
+        .unwrap();
+    assert_eq!(refused.verdict(), Verdict::Refuse);
+    let reason = refused
+        .reasons
+        .iter()
+        .find(|r| r.code == "EXAMINATION_NOT_CONFORM")
+        .unwrap();
+    assert!(reason.message.contains("400 found"), "{}", reason.message);
+    assert_eq!(customs.get(&red.declaration_id).await, refused);
+    customs.stop().await;
+}
+
+#[tokio::test]
+async fn ucc_art_174_invalidation_ends_the_debt_keeps_the_fiu_record_and_stops_examination() {
+    let mut customs = Customs::start(&risk_with_random("100", "0")).await;
+    let mut request = import(vec![toys()], false);
+    request.cash = vec![CashCarried {
+        traveller_reference: "driver".into(),
+        amount: eur("12000"),
+        declared: false,
+        kind: CashKind::Currency.into(),
+        gold_fineness: String::new(),
+        declared_amount: None,
+    }];
+    let red = customs.assess(request).await.unwrap();
+    assert_eq!(red.fiu_record_ids.len(), 1);
+    let first = invalidation(&red.declaration_id);
+    let invalidated = customs.invalidate(first.clone()).await.unwrap();
+    assert_eq!(invalidated.status(), DeclarationStatus::Invalidated);
+    assert_eq!(
+        invalidated.invalidation_reason,
+        "crossing refused by the border police"
+    );
+    assert!(invalidated.invalidate_time.is_some());
+    assert!(invalidated.total_duty.is_empty() && invalidated.total_vat.is_empty());
+    assert_eq!(invalidated.items, red.items);
+    assert_eq!(customs.get(&red.declaration_id).await, invalidated);
+    assert_eq!(customs.invalidate(first).await.unwrap(), invalidated);
+    assert_eq!(
+        customs
+            .invalidate(invalidation(&red.declaration_id))
+            .await
+            .unwrap(),
+        invalidated
+    );
+    let records = customs
+        .store()
+        .await
+        .fiu_records(&red.declaration_id)
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    let status = customs
+        .examine(examination(&red, ExaminationResult::Conform))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    customs.stop().await;
+}
+
+#[tokio::test]
+async fn decisions_need_a_known_referred_declaration_and_name_bad_fields() {
+    let mut customs = Customs::start(&risk_with_random("100", "0")).await;
+    let green = customs.assess(import(vec![toys()], true)).await.unwrap();
+    assert_eq!(green.lane(), Lane::Green);
+    let status = customs
+        .examine(examination(&green, ExaminationResult::Conform))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let unknown = Uuid::new_v4().to_string();
+    let status = customs
+        .invalidate(invalidation(&unknown))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let missing = Declaration {
+        declaration_id: unknown,
+        ..Default::default()
+    };
+    let status = customs
+        .examine(examination(&missing, ExaminationResult::Conform))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = customs
+        .invalidate(InvalidateDeclarationRequest {
+            request_id: "x".into(),
+            declaration_id: "y".into(),
+            reason: " ".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violations(&status),
+        ["declaration_id", "reason", "request_id"]
+    );
+    let status = customs
+        .examine(RecordExaminationRequest {
+            request_id: Uuid::new_v4().to_string(),
+            declaration_id: green.declaration_id.clone(),
+            officer_id: String::new(),
+            result: ExaminationResult::NotConform.into(),
+            findings: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&status), ["findings", "officer_id"]);
+    customs.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_examinations_of_one_declaration_have_one_effect() {
+    let mut customs = Customs::start(&risk_with_random("100", "0")).await;
+    let red = customs.assess(import(vec![toys()], false)).await.unwrap();
+    let mut calls = Vec::new();
+    for _ in 0..6 {
+        let mut client = customs.client.clone();
+        let request = examination(&red, ExaminationResult::Conform);
+        calls.push(tokio::spawn(async move {
+            client.record_examination(request).await
+        }));
+    }
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(
+            call.await
+                .unwrap()
+                .unwrap()
+                .into_inner()
+                .declaration
+                .unwrap(),
+        );
+    }
+    assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+    let conform = answers[0]
+        .reasons
+        .iter()
+        .filter(|r| r.code == "EXAMINATION_CONFORM")
+        .count();
+    assert_eq!(conform, 1);
     customs.stop().await;
 }

@@ -1,4 +1,7 @@
 //! The tonic IdentityService: proto in, validated domain values, domain rules, proto out.
+//! `decisions` holds the RPCs that decide on a recorded check after the first line.
+
+mod decisions;
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
@@ -694,6 +697,7 @@ impl IdentityService for IdentityApi {
             category: category_to_proto(result.category).into(),
             stay: stay.map(|outcome| stay_to_proto(&outcome.assessment)),
             watchlist_hits: watchlist_hits.iter().map(hit_to_proto).collect(),
+            second_line: None,
         };
         let verdict = verdict_to_proto(result.verdict);
         let row = CheckRow {
@@ -704,6 +708,8 @@ impl IdentityService for IdentityApi {
             },
             verdict: verdict.as_str_name(),
             nationality: &command.mrz.nationality,
+            crossing_date: command.crossing_date,
+            visa_number: command.visa_number.as_deref(),
         };
         let mut tx = self
             .store
@@ -735,6 +741,11 @@ impl IdentityService for IdentityApi {
                     overstayer,
                     stay.and_then(|s| s.assessment.latest_exit),
                 ),
+                check_id: Some(&record.check_id),
+                visa_number: match (kind, &presented_visa) {
+                    (CrossingKind::Entry, Some(visa)) => Some(&visa.visa_number),
+                    _ => None,
+                },
             };
             self.store
                 .record_crossing(&mut tx, &crossing)
@@ -1074,5 +1085,23 @@ impl IdentityService for IdentityApi {
         Ok(Response::new(pb::AssessStayResponse {
             stay: Some(stay_to_proto(&stay::assess(&stays, on))),
         }))
+    }
+
+    async fn refuse_entry(
+        &self,
+        request: Request<pb::RefuseEntryRequest>,
+    ) -> Result<Response<pb::RefuseEntryResponse>, Status> {
+        IdentityApi::refuse_entry(self, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn record_interview_outcome(
+        &self,
+        request: Request<pb::RecordInterviewOutcomeRequest>,
+    ) -> Result<Response<pb::RecordInterviewOutcomeResponse>, Status> {
+        IdentityApi::record_interview_outcome(self, request.into_inner())
+            .await
+            .map(Response::new)
     }
 }

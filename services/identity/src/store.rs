@@ -28,6 +28,31 @@ pub struct CrossingRecord<'a> {
     pub nationality: &'a str,
     pub refusal_codes: &'a str,
     pub keep_until: NaiveDate,
+    /// The check that wrote the record, so that a later decision finds it.
+    pub check_id: Option<&'a str>,
+    /// The visa whose entry an entry record counted, so that a refusal gives it back.
+    pub visa_number: Option<&'a str>,
+}
+
+/// The EES record a check wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckCrossing {
+    pub record_id: String,
+    pub kind: CrossingKind,
+    pub visa_number: Option<String>,
+}
+
+/// A check as a later decision reads it: the record and what the first line knew.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCheck {
+    pub check: TravellerCheck,
+    pub crossing_point: String,
+    pub direction: String,
+    pub nationality: String,
+    /// The first line's verdict as its proto name (`VERDICT_REFER`).
+    pub first_line_verdict: String,
+    pub crossing_date: NaiveDate,
+    pub visa_number: Option<String>,
 }
 
 fn date_text(date: NaiveDate) -> String {
@@ -78,6 +103,9 @@ pub struct CheckRow<'a> {
     pub direction: &'a str,
     pub verdict: &'a str,
     pub nationality: &'a str,
+    pub crossing_date: NaiveDate,
+    /// The visa sticker presented, if any.
+    pub visa_number: Option<&'a str>,
 }
 
 impl Store {
@@ -96,8 +124,8 @@ impl Store {
         check: &TravellerCheck,
     ) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO traveller_checks (check_id, crossing_point, direction, verdict, nationality, created_at, record) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO traveller_checks (check_id, crossing_point, direction, verdict, nationality, created_at, record, \
+             first_line_verdict, crossing_date, visa_number) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&check.check_id)
         .bind(row.crossing_point)
@@ -106,8 +134,81 @@ impl Store {
         .bind(row.nationality)
         .bind(now_millis())
         .bind(encode_record(check))
+        .bind(row.verdict)
+        .bind(date_text(row.crossing_date))
+        .bind(row.visa_number)
         .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// Locks a check for a decision in `tx` (a no-op write: a row lock on PostgreSQL, the write
+    /// lock on SQLite), so that concurrent decisions on one check run one after the other.
+    /// False when there is no such check.
+    pub async fn lock_check(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        check_id: &str,
+    ) -> sqlx::Result<bool> {
+        let locked =
+            sqlx::query("UPDATE traveller_checks SET verdict = verdict WHERE check_id = $1")
+                .bind(check_id)
+                .execute(&mut **tx)
+                .await?;
+        Ok(locked.rows_affected() == 1)
+    }
+
+    /// Reads a check locked by `lock_check`, with what the first line knew.
+    pub async fn stored_check(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        check_id: &str,
+    ) -> anyhow::Result<Option<StoredCheck>> {
+        let row = sqlx::query(
+            "SELECT record, crossing_point, direction, nationality, verdict, first_line_verdict, \
+             crossing_date, visa_number, created_at FROM traveller_checks WHERE check_id = $1",
+        )
+        .bind(check_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let record: String = row.try_get(0)?;
+        let verdict: String = row.try_get(4)?;
+        let first_line: Option<String> = row.try_get(5)?;
+        let crossing_date: Option<String> = row.try_get(6)?;
+        let created_at: i64 = row.try_get(8)?;
+        // Checks recorded before the day was kept crossed on the day they were recorded.
+        let crossing_date = crossing_date
+            .as_deref()
+            .and_then(parse_date_text)
+            .or_else(|| chrono::DateTime::from_timestamp_millis(created_at).map(|t| t.date_naive()))
+            .ok_or_else(|| anyhow::anyhow!("check {check_id} has no readable crossing date"))?;
+        Ok(Some(StoredCheck {
+            check: decode_record(&record)?,
+            crossing_point: row.try_get(1)?,
+            direction: row.try_get(2)?,
+            nationality: row.try_get(3)?,
+            first_line_verdict: first_line.unwrap_or(verdict),
+            crossing_date,
+            visa_number: row.try_get(7)?,
+        }))
+    }
+
+    /// Saves a decided check; `verdict` is its proto name.
+    pub async fn update_check(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        verdict: &str,
+        check: &TravellerCheck,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE traveller_checks SET verdict = $1, record = $2 WHERE check_id = $3")
+            .bind(verdict)
+            .bind(encode_record(check))
+            .bind(&check.check_id)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 
@@ -247,6 +348,20 @@ impl Store {
         .await
     }
 
+    /// Reads a visa inside the transaction that will count an entry on it.
+    pub async fn find_visa_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        visa_number: &str,
+    ) -> anyhow::Result<Option<IssuedVisa>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT record FROM issued_visas WHERE visa_number = $1")
+                .bind(visa_number)
+                .fetch_optional(&mut **tx)
+                .await?;
+        row.map(|(text,)| decode_record(&text)).transpose()
+    }
+
     /// Saves the visa's entries used after an entry on it.
     pub async fn update_visa(
         &self,
@@ -336,6 +451,73 @@ impl Store {
         Ok(crossings)
     }
 
+    /// The EES record a check wrote, if any (read in the transaction that holds the check).
+    pub async fn check_crossing(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        check_id: &str,
+    ) -> sqlx::Result<Option<CheckCrossing>> {
+        let row = sqlx::query(
+            "SELECT record_id, kind, visa_number FROM ees_records WHERE check_id = $1 \
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(check_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let kind: String = row.try_get(1)?;
+        Ok(CrossingKind::parse(&kind).map(|kind| CheckCrossing {
+            record_id: row.try_get(0).unwrap_or_default(),
+            kind,
+            visa_number: row.try_get(2).ok().flatten(),
+        }))
+    }
+
+    /// EES Art. 18: turns an entry record into the refusal record, keeping its day and place;
+    /// the retention of a refusal is pushed to `keep_until` if later.
+    pub async fn entry_becomes_refusal(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        record_id: &str,
+        traveller_key: &str,
+        refusal_codes: &str,
+        keep_until: NaiveDate,
+    ) -> sqlx::Result<bool> {
+        let updated = sqlx::query(
+            "UPDATE ees_records SET kind = $1, refusal_codes = $2, visa_number = NULL \
+             WHERE record_id = $3 AND kind = $4",
+        )
+        .bind(CrossingKind::Refusal.as_str())
+        .bind(refusal_codes)
+        .bind(record_id)
+        .bind(CrossingKind::Entry.as_str())
+        .execute(&mut **tx)
+        .await?;
+        self.keep_file_until(tx, traveller_key, keep_until).await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    async fn keep_file_until(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        traveller_key: &str,
+        keep_until: NaiveDate,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO ees_files (traveller_key, keep_until) VALUES ($1, $2) \
+             ON CONFLICT (traveller_key) DO UPDATE SET keep_until = CASE \
+             WHEN excluded.keep_until > ees_files.keep_until THEN excluded.keep_until \
+             ELSE ees_files.keep_until END",
+        )
+        .bind(traveller_key)
+        .bind(date_text(keep_until))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Records a crossing and pushes the traveller's file's retention to `keep_until` if later.
     pub async fn record_crossing(
         &self,
@@ -344,7 +526,8 @@ impl Store {
     ) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO ees_records (record_id, traveller_key, kind, crossed_on, crossing_point, \
-             nationality, refusal_codes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             nationality, refusal_codes, created_at, check_id, visa_number) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(Uuid::new_v4().to_string())
         .bind(record.traveller_key)
@@ -354,19 +537,12 @@ impl Store {
         .bind(record.nationality)
         .bind(record.refusal_codes)
         .bind(now_millis())
+        .bind(record.check_id)
+        .bind(record.visa_number)
         .execute(&mut **tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO ees_files (traveller_key, keep_until) VALUES ($1, $2) \
-             ON CONFLICT (traveller_key) DO UPDATE SET keep_until = CASE \
-             WHEN excluded.keep_until > ees_files.keep_until THEN excluded.keep_until \
-             ELSE ees_files.keep_until END",
-        )
-        .bind(record.traveller_key)
-        .bind(date_text(record.keep_until))
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        self.keep_file_until(tx, record.traveller_key, record.keep_until)
+            .await
     }
 
     /// EES Art. 35: deletes the files whose retention ended before `today`, with their records.
@@ -412,6 +588,8 @@ mod tests {
                 direction: "ENTRY",
                 verdict: "CLEAR",
                 nationality: "SRB",
+                crossing_date: ymd(2026, 3, 1),
+                visa_number: None,
             };
             store.insert_check(&mut tx, &row, &check).await.unwrap();
             tx.commit().await.unwrap();
@@ -528,6 +706,8 @@ mod tests {
                 nationality: "SRB",
                 refusal_codes: "",
                 keep_until,
+                check_id: None,
+                visa_number: None,
             };
             let mut tx = store.pool().begin().await.unwrap();
             for row in [
@@ -589,6 +769,124 @@ mod tests {
                     .len(),
                 1
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn ees_art_18_a_checks_entry_record_becomes_its_refusal_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let check = TravellerCheck {
+                check_id: Uuid::new_v4().to_string(),
+                verdict: 1,
+                ..Default::default()
+            };
+            let row = CheckRow {
+                crossing_point: "SI-OBREZJE",
+                direction: "ENTRY",
+                verdict: "VERDICT_CLEAR",
+                nationality: "SRB",
+                crossing_date: ymd(2026, 7, 2),
+                visa_number: Some("SVN0001234"),
+            };
+            let entry = CrossingRecord {
+                traveller_key: "SRB/1",
+                kind: CrossingKind::Entry,
+                crossed_on: ymd(2026, 7, 2),
+                crossing_point: "SI-OBREZJE",
+                nationality: "SRB",
+                refusal_codes: "",
+                keep_until: ymd(2031, 7, 2),
+                check_id: Some(&check.check_id),
+                visa_number: Some("SVN0001234"),
+            };
+            let mut tx = store.pool().begin().await.unwrap();
+            store.insert_check(&mut tx, &row, &check).await.unwrap();
+            store.record_crossing(&mut tx, &entry).await.unwrap();
+            tx.commit().await.unwrap();
+
+            let mut tx = store.pool().begin().await.unwrap();
+            assert!(store.lock_check(&mut tx, &check.check_id).await.unwrap());
+            assert!(
+                !store
+                    .lock_check(&mut tx, &Uuid::new_v4().to_string())
+                    .await
+                    .unwrap()
+            );
+            let stored = store
+                .stored_check(&mut tx, &check.check_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(stored.check, check, "{:?}", database.backend);
+            assert_eq!(stored.first_line_verdict, "VERDICT_CLEAR");
+            assert_eq!(stored.crossing_date, ymd(2026, 7, 2));
+            assert_eq!(stored.visa_number.as_deref(), Some("SVN0001234"));
+            let written = store
+                .check_crossing(&mut tx, &check.check_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(written.kind, CrossingKind::Entry);
+            assert_eq!(written.visa_number.as_deref(), Some("SVN0001234"));
+            assert!(
+                store
+                    .entry_becomes_refusal(
+                        &mut tx,
+                        &written.record_id,
+                        "SRB/1",
+                        "EC",
+                        ymd(2029, 7, 2)
+                    )
+                    .await
+                    .unwrap()
+            );
+            // Only an entry turns into a refusal: never twice.
+            assert!(
+                !store
+                    .entry_becomes_refusal(
+                        &mut tx,
+                        &written.record_id,
+                        "SRB/1",
+                        "EC",
+                        ymd(2029, 7, 2)
+                    )
+                    .await
+                    .unwrap()
+            );
+            let refused = TravellerCheck {
+                verdict: 4,
+                ..check.clone()
+            };
+            store
+                .update_check(&mut tx, "VERDICT_REFUSE", &refused)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+
+            let mut tx = store.pool().begin().await.unwrap();
+            let written = store
+                .check_crossing(&mut tx, &check.check_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                written.kind,
+                CrossingKind::Refusal,
+                "{:?}",
+                database.backend
+            );
+            assert_eq!(written.visa_number, None);
+            let stored = store
+                .stored_check(&mut tx, &check.check_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(stored.first_line_verdict, "VERDICT_CLEAR");
+            tx.rollback().await.unwrap();
+            assert!(store.crossings("SRB/1").await.unwrap().is_empty());
+            let id = Uuid::parse_str(&check.check_id).unwrap();
+            assert_eq!(store.get_check(id).await.unwrap(), Some(refused));
         }
     }
 

@@ -401,3 +401,357 @@ async fn bad_input_names_every_field() {
         .unwrap_err();
     assert_eq!(violation_fields(&status), ["passengers"]);
 }
+
+async fn refuse(
+    service: &mut Service,
+    check_id: &str,
+    codes: &[&str],
+) -> Result<pb::TravellerCheck, tonic::Status> {
+    service
+        .client
+        .refuse_entry(pb::RefuseEntryRequest {
+            request_id: request_id(),
+            check_id: check_id.into(),
+            refusal_codes: codes.iter().map(|c| c.to_string()).collect(),
+            text: "the crossing was refused by customs".into(),
+        })
+        .await
+        .map(|r| r.into_inner().check.unwrap())
+}
+
+fn interview(check_id: &str, outcome: pb::InterviewOutcome) -> pb::RecordInterviewOutcomeRequest {
+    let refused = outcome == pb::InterviewOutcome::Refused;
+    pb::RecordInterviewOutcomeRequest {
+        request_id: request_id(),
+        check_id: check_id.into(),
+        officer_id: "BP-4711".into(),
+        outcome: outcome.into(),
+        refusal_codes: if refused { vec!["E".into()] } else { vec![] },
+        text: if refused {
+            "alert SIS-000042 confirmed".into()
+        } else {
+            String::new()
+        },
+    }
+}
+
+async fn days_used(service: &mut Service, on: Option<Date>) -> u32 {
+    service
+        .client
+        .assess_stay(pb::AssessStayRequest {
+            issuing_state: "SRB".into(),
+            document_number: "012345678".into(),
+            on,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stay
+        .unwrap()
+        .days_used
+}
+
+async fn get(service: &mut Service, check_id: &str) -> pb::TravellerCheck {
+    service
+        .client
+        .get_traveller_check(pb::GetTravellerCheckRequest {
+            check_id: check_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .check
+        .unwrap()
+}
+
+async fn add_alert(service: &mut Service) {
+    service
+        .client
+        .add_watchlist_entry(pb::AddWatchlistEntryRequest {
+            request_id: request_id(),
+            entry: Some(pb::WatchlistEntry {
+                alert_id: "SIS-000042".into(),
+                primary_identifier: "PETROVIC".into(),
+                secondary_identifier: "MARKO".into(),
+                birth_date: date(1979, 2, 14),
+                birth_date_precision: pb::BirthDatePrecision::Exact.into(),
+                nationality: "SRB".into(),
+                sex: "M".into(),
+                reason: "SIS Art. 24 refusal of entry".into(),
+            }),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn ees_art_18_a_refused_entry_becomes_the_refusal_record_and_gives_the_visa_entry_back() {
+    let mut service = start().await;
+    service
+        .client
+        .register_visa(pb::RegisterVisaRequest {
+            request_id: request_id(),
+            visa: Some(pb::IssuedVisa {
+                visa_number: "SVN0001234".into(),
+                issuing_state: "SVN".into(),
+                valid_from: date(2026, 7, 1),
+                valid_until: date(2026, 7, 31),
+                entries_allowed: 1,
+                duration_of_stay_days: 15,
+                entries_used: 0,
+            }),
+        })
+        .await
+        .unwrap();
+    let mut request = crossing(Direction::Entry, date(2026, 7, 2), date(2026, 7, 5));
+    request.traveller.as_mut().unwrap().visa_number = "SVN0001234".into();
+    let entered = check(&mut service, request.clone()).await;
+    assert_eq!(entered.verdict(), Verdict::Clear, "{:?}", codes(&entered));
+    assert_eq!(days_used(&mut service, date(2026, 7, 2)).await, 1);
+
+    let refusal = pb::RefuseEntryRequest {
+        request_id: request_id(),
+        check_id: entered.check_id.clone(),
+        refusal_codes: vec!["E".into(), "C".into()],
+        text: "the crossing was refused by customs".into(),
+    };
+    let refused = service
+        .client
+        .refuse_entry(refusal.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .check
+        .unwrap();
+    assert_eq!(refused.verdict(), Verdict::Refuse);
+    let refusal_codes: Vec<_> = codes(&refused)
+        .into_iter()
+        .filter(|(code, _)| code == "ENTRY_REFUSED")
+        .map(|(_, letter)| letter)
+        .collect();
+    assert_eq!(refusal_codes, ["E", "C"]);
+    // A repeat answers the same; another refusal changes nothing.
+    let repeated = service.client.refuse_entry(refusal).await.unwrap();
+    assert_eq!(repeated.into_inner().check.unwrap(), refused);
+    assert_eq!(
+        refuse(&mut service, &entered.check_id, &["B"])
+            .await
+            .unwrap(),
+        refused
+    );
+    assert_eq!(get(&mut service, &entered.check_id).await, refused);
+    // The entry is a refusal now: no day of stay, and the single-entry visa is unused again.
+    assert_eq!(days_used(&mut service, date(2026, 7, 2)).await, 0);
+    request.request_id = request_id();
+    request.crossing_date = date(2026, 7, 3);
+    let again = check(&mut service, request).await;
+    assert_eq!(again.verdict(), Verdict::Clear, "{:?}", codes(&again));
+}
+
+#[tokio::test]
+async fn sbc_art_8_5_the_second_line_admits_a_referred_traveller_once() {
+    let mut service = start().await;
+    add_alert(&mut service).await;
+    let referred = check(
+        &mut service,
+        crossing(Direction::Entry, date(2026, 7, 15), date(2026, 7, 20)),
+    )
+    .await;
+    assert_eq!(referred.verdict(), Verdict::Refer);
+    // A referred traveller has not entered yet.
+    assert_eq!(days_used(&mut service, date(2026, 7, 15)).await, 0);
+    let admitted = service
+        .client
+        .record_interview_outcome(interview(
+            &referred.check_id,
+            pb::InterviewOutcome::Admitted,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .check
+        .unwrap();
+    assert_eq!(admitted.verdict(), Verdict::Clear);
+    let decision = admitted.second_line.clone().unwrap();
+    assert_eq!(decision.officer_id, "BP-4711");
+    assert_eq!(decision.outcome(), pb::InterviewOutcome::Admitted);
+    assert!(decision.decide_time.is_some());
+    let reason = admitted
+        .reasons
+        .iter()
+        .find(|r| r.code == "ADMITTED_BY_SECOND_LINE")
+        .unwrap();
+    assert!(reason.message.contains("BP-4711"), "{}", reason.message);
+    assert_eq!(get(&mut service, &referred.check_id).await, admitted);
+    assert_eq!(days_used(&mut service, date(2026, 7, 15)).await, 1);
+    // The same outcome again changes nothing; a different one is refused.
+    let same = service
+        .client
+        .record_interview_outcome(interview(
+            &referred.check_id,
+            pb::InterviewOutcome::Admitted,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(same.into_inner().check.unwrap(), admitted);
+    let status = service
+        .client
+        .record_interview_outcome(interview(&referred.check_id, pb::InterviewOutcome::Refused))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(days_used(&mut service, date(2026, 7, 15)).await, 1);
+}
+
+#[tokio::test]
+async fn a_refusal_by_the_second_line_records_one_refusal_and_no_stay() {
+    let mut service = start().await;
+    add_alert(&mut service).await;
+    let referred = check(
+        &mut service,
+        crossing(Direction::Entry, date(2026, 7, 15), date(2026, 7, 20)),
+    )
+    .await;
+    let refused = service
+        .client
+        .record_interview_outcome(interview(&referred.check_id, pb::InterviewOutcome::Refused))
+        .await
+        .unwrap()
+        .into_inner()
+        .check
+        .unwrap();
+    assert_eq!(refused.verdict(), Verdict::Refuse);
+    assert!(codes(&refused).contains(&("ENTRY_REFUSED".into(), "E".into())));
+    assert_eq!(refused.second_line.as_ref().unwrap().refusal_codes, ["E"]);
+    // A compensating refusal afterwards is a no-op.
+    assert_eq!(
+        refuse(&mut service, &referred.check_id, &["E"])
+            .await
+            .unwrap(),
+        refused
+    );
+    assert_eq!(days_used(&mut service, date(2026, 7, 15)).await, 0);
+}
+
+#[tokio::test]
+async fn decisions_need_a_known_referred_entry_check_and_name_bad_fields() {
+    let mut service = start().await;
+    let cleared = check(
+        &mut service,
+        crossing(Direction::Entry, date(2026, 7, 15), date(2026, 7, 20)),
+    )
+    .await;
+    let status = service
+        .client
+        .record_interview_outcome(interview(&cleared.check_id, pb::InterviewOutcome::Admitted))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let exit = check(
+        &mut service,
+        crossing(Direction::Exit, date(2026, 7, 20), None),
+    )
+    .await;
+    let status = refuse(&mut service, &exit.check_id, &["A"])
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+
+    let unknown = request_id();
+    let status = refuse(&mut service, &unknown, &["A"]).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = service
+        .client
+        .record_interview_outcome(interview(&unknown, pb::InterviewOutcome::Admitted))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+
+    let status = service
+        .client
+        .refuse_entry(pb::RefuseEntryRequest {
+            request_id: "not-a-uuid".into(),
+            check_id: "nor-this".into(),
+            refusal_codes: vec!["Z".into()],
+            text: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violation_fields(&status),
+        ["request_id", "check_id", "refusal_codes[0]", "text"]
+    );
+    let status = service
+        .client
+        .record_interview_outcome(pb::RecordInterviewOutcomeRequest {
+            request_id: request_id(),
+            check_id: cleared.check_id.clone(),
+            officer_id: String::new(),
+            outcome: pb::InterviewOutcome::Refused.into(),
+            refusal_codes: vec![],
+            text: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violation_fields(&status),
+        ["officer_id", "refusal_codes", "text"]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_refusals_of_one_check_have_one_effect() {
+    let service = start().await;
+    let mut client = service.client.clone();
+    let entered = client
+        .check_traveller(crossing(
+            Direction::Entry,
+            date(2026, 7, 15),
+            date(2026, 7, 20),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .check
+        .unwrap();
+    let same = pb::RefuseEntryRequest {
+        request_id: request_id(),
+        check_id: entered.check_id.clone(),
+        refusal_codes: vec!["E".into()],
+        text: "refused".into(),
+    };
+    let mut calls = Vec::new();
+    for index in 0..6 {
+        let mut client = service.client.clone();
+        let mut request = same.clone();
+        if index % 2 == 1 {
+            request.request_id = request_id();
+        }
+        calls.push(tokio::spawn(async move {
+            client.refuse_entry(request).await.map(|r| r.into_inner())
+        }));
+    }
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap().unwrap().check.unwrap());
+    }
+    assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+    let refusals = answers[0]
+        .reasons
+        .iter()
+        .filter(|r| r.code == "ENTRY_REFUSED")
+        .count();
+    assert_eq!(refusals, 1);
+    let stay = client
+        .assess_stay(pb::AssessStayRequest {
+            issuing_state: "SRB".into(),
+            document_number: "012345678".into(),
+            on: date(2026, 7, 15),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stay
+        .unwrap();
+    assert_eq!(stay.days_used, 0);
+}

@@ -98,12 +98,19 @@ impl Store {
         .await
     }
 
-    /// Reads an assessment inside a transaction that is about to rewrite it.
+    /// Reads an assessment inside a transaction that is about to rewrite it. A no-op write first
+    /// locks its row (the write lock on SQLite), so that two calls that change one assessment
+    /// (two documents of it decided at once) run one after the other and neither loses the
+    /// other's change.
     pub async fn get_assessment_for_update(
         &self,
         tx: &mut Transaction<'_, Any>,
         id: &str,
     ) -> anyhow::Result<Option<Assessment>> {
+        sqlx::query("UPDATE assessments SET verdict = verdict WHERE assessment_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
         let row: Option<(String,)> =
             sqlx::query_as("SELECT record FROM assessments WHERE assessment_id = $1")
                 .bind(id)
@@ -145,6 +152,20 @@ impl Store {
             reference,
         )
         .await
+    }
+
+    /// Locks a document's row in `tx` with a no-op write (the write lock on SQLite, taken before
+    /// any read so that the transaction never has to upgrade a read lock).
+    pub async fn lock_ched(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        reference: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE cheds SET status = status WHERE reference = $1")
+            .bind(reference)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     /// Reads a document inside the transaction that will change it.
@@ -284,6 +305,27 @@ impl Store {
         .bind(assessment_id)
         .bind(subject)
         .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Gives a certificate back when the consignment that used it did not cross; false when
+    /// another consignment holds it.
+    pub async fn release_certificate(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        id: &str,
+        assessment_id: &str,
+        subject: &str,
+    ) -> sqlx::Result<bool> {
+        let updated = sqlx::query(
+            "UPDATE phytosanitary_certificates SET used_by_assessment = NULL, used_by_subject = NULL \
+             WHERE certificate_id = $1 AND used_by_assessment = $2 AND used_by_subject = $3",
+        )
+        .bind(id)
+        .bind(assessment_id)
+        .bind(subject)
         .execute(&mut **tx)
         .await?;
         Ok(updated.rows_affected() == 1)
@@ -526,6 +568,27 @@ mod tests {
                 "{:?}",
                 database.backend
             );
+            // Only the consignment that holds it gives it back; then another may use it.
+            let mut tx = store.pool().begin().await.unwrap();
+            assert!(
+                !store
+                    .release_certificate(&mut tx, "ZA-2026-1", "a2", "consignments[0]")
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                store
+                    .release_certificate(&mut tx, "ZA-2026-1", "a1", "consignments[0]")
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                store
+                    .mark_certificate_used(&mut tx, "ZA-2026-1", "a2", "consignments[0]")
+                    .await
+                    .unwrap()
+            );
+            tx.commit().await.unwrap();
             assert_eq!(stored.certificate, certificate);
             assert_eq!(
                 store

@@ -8,13 +8,14 @@ use bordermesh_kit::{config::Config, server::ServerHandle, storage::testing};
 use bordermesh_proto::{
     common::v1::{CrossingPoint, Date, Direction, Quantity, Verdict},
     sanitary::v1::{
-        AssessConsignmentsRequest, Assessment, CancelChedRequest, CertifiedCommodity,
-        CheckLuggageRequest, Ched, ChedPartI, ChedStatus, Consignment, CustomsReferral,
-        DocumentType, GetAssessmentRequest, GetChedRequest, GetLuggageCheckRequest,
-        GetPhytosanitaryCertificateRequest, InspectionOutcome, LuggageItem, Measure,
-        PhytosanitaryCertificate, PresentChedRequest, RecordFollowUpRequest,
-        RecordInspectionResultRequest, SubmitChedRequest, SubmitPhytosanitaryCertificateRequest,
-        Treatment, TreatmentType, sanitary_service_client::SanitaryServiceClient,
+        AssessConsignmentsRequest, Assessment, AssessmentStatus, CancelChedRequest,
+        CertifiedCommodity, CheckLuggageRequest, Ched, ChedPartI, ChedStatus, Consignment,
+        CustomsReferral, DocumentType, GetAssessmentRequest, GetChedRequest,
+        GetLuggageCheckRequest, GetPhytosanitaryCertificateRequest, InspectionOutcome, LuggageItem,
+        Measure, PhytosanitaryCertificate, PresentChedRequest, RecordFollowUpRequest,
+        RecordInspectionResultRequest, ReleaseAssessmentRequest, SubmitChedRequest,
+        SubmitPhytosanitaryCertificateRequest, Treatment, TreatmentType,
+        sanitary_service_client::SanitaryServiceClient,
     },
 };
 use chrono::{Datelike, Days, NaiveDate, Utc};
@@ -1055,4 +1056,210 @@ async fn bad_input_gets_a_field_violation_for_each_field() {
         .await
         .unwrap_err();
     assert_eq!(violations(&status), ["items[0].category"]);
+}
+
+fn release_request(assessment_id: &str) -> ReleaseAssessmentRequest {
+    ReleaseAssessmentRequest {
+        request_id: new_id(),
+        assessment_id: assessment_id.into(),
+        reason: "crossing refused by the border police".into(),
+    }
+}
+
+impl Sanitary {
+    async fn release(&mut self, request: ReleaseAssessmentRequest) -> Result<Assessment, Status> {
+        self.client
+            .release_assessment(request)
+            .await
+            .map(|response| response.into_inner().assessment.unwrap())
+    }
+
+    async fn read_assessment(&mut self, assessment_id: &str) -> Assessment {
+        self.client
+            .get_assessment(GetAssessmentRequest {
+                assessment_id: assessment_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .assessment
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_released_assessment_gives_back_its_undecided_cheds_for_another_crossing() {
+    let mut server = Sanitary::start().await;
+    let undecided = server
+        .submit(part_i("020230", "Bos taurus", "ARG", in_a_week()))
+        .await;
+    let inspected = server
+        .submit(part_i("020230", "Bos taurus", "ARG", in_a_week()))
+        .await;
+    let mut first = consignment("020230", "Bos taurus", "ARG");
+    first.ched_reference = undecided.reference.clone();
+    let mut second = consignment("020230", "Bos taurus", "ARG");
+    second.ched_reference = inspected.reference.clone();
+    let assessment = server
+        .assess(assess_request(vec![first.clone(), second]))
+        .await;
+    assert_eq!(assessment.status(), AssessmentStatus::Assessed);
+    server
+        .decide(
+            &inspected.reference,
+            InspectionOutcome::Compliant,
+            Measure::Unspecified,
+        )
+        .await
+        .unwrap();
+    let decided = server.read_assessment(&assessment.assessment_id).await;
+    assert_eq!(decided.consignments[1].verdict(), Verdict::Clear);
+
+    let request = release_request(&assessment.assessment_id);
+    let released = server.release(request.clone()).await.unwrap();
+    assert_eq!(released.status(), AssessmentStatus::Released);
+    assert_eq!(
+        released.released_ched_references,
+        std::slice::from_ref(&undecided.reference)
+    );
+    assert_eq!(
+        released.release_reason,
+        "crossing refused by the border police"
+    );
+    assert!(released.release_time.is_some());
+    assert!(codes(&released, 0).contains(&"DOCUMENT_RELEASED".to_owned()));
+    // The inspected consignment keeps its decision and its verdict.
+    assert_eq!(released.consignments[1], decided.consignments[1]);
+    assert_eq!(
+        server.read_assessment(&assessment.assessment_id).await,
+        released
+    );
+    assert_eq!(server.release(request).await.unwrap(), released);
+    assert_eq!(
+        server
+            .release(release_request(&assessment.assessment_id))
+            .await
+            .unwrap(),
+        released
+    );
+
+    let given_back = server.ched(&undecided.reference).await;
+    assert_eq!(given_back.status(), ChedStatus::New);
+    assert!(given_back.assessment_id.is_empty() && given_back.subject.is_empty());
+    assert_eq!(
+        server.ched(&inspected.reference).await.status(),
+        ChedStatus::Decided
+    );
+    // The released document serves the next crossing; the released assessment takes none.
+    let status = server
+        .client
+        .present_ched(PresentChedRequest {
+            request_id: new_id(),
+            reference: undecided.reference.clone(),
+            assessment_id: assessment.assessment_id.clone(),
+            subject: "consignments[0]".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let next = server.assess(assess_request(vec![first])).await;
+    assert_eq!(next.consignments[0].ched_reference, undecided.reference);
+    assert!(!codes(&next, 0).contains(&"CHED_ALREADY_USED".to_owned()));
+}
+
+#[tokio::test]
+async fn a_released_assessment_gives_back_its_phytosanitary_certificate() {
+    let mut server = Sanitary::start().await;
+    let issued = today().checked_sub_days(Days::new(2)).unwrap();
+    let certificate = oranges_certificate("ZA-2026-000777", vec![TreatmentType::Cold], issued);
+    server.submit_certificate(certificate).await.unwrap();
+    let oranges = server.oranges("ZA-2026-000777", "20000").await;
+    let assessment = server.assess(assess_request(vec![oranges.clone()])).await;
+    let released = server
+        .release(release_request(&assessment.assessment_id))
+        .await
+        .unwrap();
+    assert_eq!(released.released_certificate_ids, ["ZA-2026-000777"]);
+    assert_eq!(
+        released.released_ched_references,
+        std::slice::from_ref(&oranges.ched_reference)
+    );
+    let read = server
+        .client
+        .get_phytosanitary_certificate(GetPhytosanitaryCertificateRequest {
+            certificate_id: "ZA-2026-000777".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(read.used_by_assessment_id.is_empty());
+    let next = server.assess(assess_request(vec![oranges])).await;
+    assert!(
+        !codes(&next, 0).contains(&"PHYTO_CERTIFICATE_ALREADY_USED".to_owned()),
+        "{:?}",
+        codes(&next, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_release_needs_a_known_assessment_and_names_bad_fields() {
+    let mut server = Sanitary::start().await;
+    let status = server
+        .release(release_request(&new_id()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = server
+        .release(ReleaseAssessmentRequest {
+            request_id: "x".into(),
+            assessment_id: "y".into(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violations(&status),
+        ["request_id", "assessment_id", "reason"]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_releases_give_a_document_back_once() {
+    let mut server = Sanitary::start().await;
+    let ched = server
+        .submit(part_i("020230", "Bos taurus", "ARG", in_a_week()))
+        .await;
+    let mut presented = consignment("020230", "Bos taurus", "ARG");
+    presented.ched_reference = ched.reference.clone();
+    let assessment = server.assess(assess_request(vec![presented])).await;
+    let mut calls = Vec::new();
+    for _ in 0..6 {
+        let mut client = server.client.clone();
+        let request = release_request(&assessment.assessment_id);
+        calls.push(tokio::spawn(async move {
+            client.release_assessment(request).await
+        }));
+    }
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(
+            call.await
+                .unwrap()
+                .unwrap()
+                .into_inner()
+                .assessment
+                .unwrap(),
+        );
+    }
+    assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+    assert_eq!(
+        answers[0].released_ched_references,
+        std::slice::from_ref(&ched.reference)
+    );
+    let released = answers[0].consignments[0]
+        .reasons
+        .iter()
+        .filter(|r| r.code == "DOCUMENT_RELEASED")
+        .count();
+    assert_eq!(released, 1);
 }

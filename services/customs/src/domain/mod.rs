@@ -5,6 +5,7 @@
 pub mod assessment;
 pub mod cash;
 pub mod commodity;
+pub mod examination;
 pub mod mrn;
 pub mod referral;
 pub mod risk;
@@ -96,6 +97,8 @@ pub enum Verdict {
     Clear,
     ClearWithConditions,
     Refer,
+    /// Only after an examination found the goods not as declared (UCC Art. 191, 198).
+    Refuse,
 }
 
 /// One reason behind a verdict: a stable code, the rule that fired, readable text and the

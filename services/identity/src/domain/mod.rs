@@ -5,6 +5,7 @@ pub mod check;
 pub mod country;
 pub mod ees;
 pub mod mrz;
+pub mod second_line;
 pub mod sltd;
 pub mod stay;
 pub mod transliteration;

@@ -407,6 +407,8 @@ impl SanitaryApi {
                 .map(|d| decision_to_proto(d, &request.request_id))
                 .collect(),
             seed: request.request_id.clone(),
+            status: pb::AssessmentStatus::Assessed.into(),
+            ..Default::default()
         };
         let mut tx = self
             .store

@@ -302,6 +302,13 @@ impl SanitaryApi {
             .await
             .map_err(|e| error::internal("reading an assessment", e))?
             .ok_or_else(|| error::not_found("Assessment", &request.assessment_id))?;
+        if assessment.status() == pb::AssessmentStatus::Released {
+            return Err(error::status(
+                Code::FailedPrecondition,
+                "ASSESSMENT_RELEASED",
+                "the assessment was released: its crossing was refused or abandoned",
+            ));
+        }
         let Some(goods) = assessment
             .consignments
             .iter_mut()

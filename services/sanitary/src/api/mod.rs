@@ -1,12 +1,14 @@
 //! The tonic SanitaryService: proto in, validated domain values, domain rules, proto out.
 //! One file per concern: `assess` (consignments), `ched` (health entry documents),
-//! `certificate` (ePhyto), `luggage` (travellers), `convert` (shared conversions).
+//! `certificate` (ePhyto), `luggage` (travellers), `release` (compensation), `convert`
+//! (shared conversions).
 
 mod assess;
 mod certificate;
 mod ched;
 mod convert;
 mod luggage;
+mod release;
 
 use bordermesh_kit::{error, validate};
 use bordermesh_proto::sanitary::v1::{self as pb, sanitary_service_server::SanitaryService};
@@ -144,5 +146,12 @@ impl SanitaryService for SanitaryApi {
         SanitaryApi::get_luggage_check(self, &request.get_ref().check_id)
             .await
             .map(|check| Response::new(pb::GetLuggageCheckResponse { check: Some(check) }))
+    }
+
+    async fn release_assessment(
+        &self,
+        request: Request<pb::ReleaseAssessmentRequest>,
+    ) -> Result<Response<pb::ReleaseAssessmentResponse>, Status> {
+        self.release(request.into_inner()).await.map(Response::new)
     }
 }

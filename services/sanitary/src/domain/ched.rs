@@ -44,6 +44,9 @@ pub enum Transition {
     /// Part III recorded.
     FollowUp,
     Cancel,
+    /// Given back by the consignment it was presented with, whose crossing was refused or
+    /// abandoned before a decision.
+    Release,
 }
 
 /// A transition the lifecycle does not allow from the document's status.
@@ -60,6 +63,7 @@ impl std::fmt::Display for NotAllowed {
             Transition::Decide => "decided",
             Transition::FollowUp => "followed up",
             Transition::Cancel => "cancelled",
+            Transition::Release => "released",
         };
         write!(
             f,
@@ -82,6 +86,9 @@ pub fn transition(from: Status, transition: Transition) -> Result<Status, NotAll
         (InProgress, Decide) => Ok(Decided),
         (Decided, FollowUp) => Ok(Used),
         (New, Cancel) => Ok(Cancelled),
+        // Art. 56(1): a document serves the consignment actually checked. Until Part II decides,
+        // none was, so a refused or abandoned crossing gives the document back for another.
+        (InProgress, Release) => Ok(New),
         _ => Err(NotAllowed { from, transition }),
     }
 }
@@ -189,5 +196,24 @@ mod tests {
         assert_eq!(first.len(), "CHEDP.HRV.2026.".len() + 8);
         assert_eq!(first, reference(DocumentType::ChedP, "HRV", 2026, "id-1"));
         assert_ne!(first, reference(DocumentType::ChedP, "HRV", 2026, "id-2"));
+    }
+
+    #[test]
+    fn reg_2017_625_art_56_an_undecided_document_is_released_for_another_consignment() {
+        assert_eq!(
+            transition(Status::InProgress, Transition::Release),
+            Ok(Status::New)
+        );
+        for served in [
+            Status::Decided,
+            Status::Used,
+            Status::Cancelled,
+            Status::New,
+        ] {
+            assert!(
+                transition(served, Transition::Release).is_err(),
+                "{served:?}"
+            );
+        }
     }
 }
