@@ -36,7 +36,11 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     let url = config.database_url("gateway", config.gateway.database_url.as_ref());
     let pool = storage::connect(&url, &MIGRATIONS).await?;
     let agencies = agencies::Agencies::connect_lazy(&config.gateway)?;
-    let saga = saga::Saga::new(store::Store::new(pool.clone()), agencies);
+    let saga = saga::Saga::new(
+        store::Store::new(pool.clone()),
+        agencies,
+        Duration::from_millis(config.gateway.abandon_after_ms),
+    );
     let budget = Duration::from_millis(config.gateway.default_deadline_ms);
     let recovery = tokio::spawn(saga.clone().recover(
         budget,

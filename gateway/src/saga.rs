@@ -32,9 +32,11 @@ use uuid::Uuid;
 
 use crate::{
     agencies::{Agencies, Deadline},
-    domain::{audit, decision},
+    domain::{audit, compensation, decision},
     store::{Store, Write},
 };
+
+mod compensate;
 
 /// How long a PENDING crossing rests before the recovery loop takes it up, so that it does not
 /// race the caller that is still driving it.
@@ -54,6 +56,8 @@ pub enum Driven {
 pub struct Saga {
     store: Store,
     agencies: Agencies,
+    /// How long a crossing may stay PENDING before it is abandoned.
+    abandon_after: Duration,
     decided: Counter<u64>,
     changes: broadcast::Sender<pb::Crossing>,
 }
@@ -151,10 +155,11 @@ fn amounts_due(declaration: &customs::Declaration) -> Vec<Money> {
 }
 
 impl Saga {
-    pub fn new(store: Store, agencies: Agencies) -> Self {
+    pub fn new(store: Store, agencies: Agencies, abandon_after: Duration) -> Self {
         Self {
             store,
             agencies,
+            abandon_after,
             decided: opentelemetry::global::meter("bordermesh")
                 .u64_counter("bordermesh.crossings")
                 .with_description("Crossings decided, by outcome")
@@ -221,7 +226,12 @@ impl Saga {
         let submission = crossing.submission.clone().unwrap_or_default();
         let now = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
         match self.decide(crossing_id, &submission, deadline).await {
-            Ok((decision, traveller_keys, mut writes)) => {
+            Ok(Decided {
+                decision,
+                traveller_keys,
+                mut writes,
+                answered,
+            }) => {
                 let outcome = decision.outcome().as_str_name();
                 let decided = pb::Crossing {
                     status: pb::CrossingStatus::Decided.into(),
@@ -237,12 +247,16 @@ impl Saga {
                     crossing: Box::new(decided.clone()),
                     rejection: None,
                 });
+                let finish_index = writes.len() - 1;
+                let compensations = Self::compensation_intents(&decided, &answered)?;
+                let compensates = !compensations.is_empty();
+                writes.extend(compensations);
                 let finished = self
                     .store
                     .write(writes)
                     .await
                     .map_err(|e| error::internal("storing a decision", e))?
-                    .last()
+                    .get(finish_index)
                     .copied()
                     .unwrap_or(false);
                 if !finished {
@@ -254,6 +268,9 @@ impl Saga {
                 self.decided.add(1, &[KeyValue::new("outcome", outcome)]);
                 tracing::info!(crossing_id = %decided.crossing_id, outcome, "crossing decided");
                 self.publish(&decided);
+                if compensates {
+                    self.compensate_behind(decided.clone(), deadline);
+                }
                 Ok(Driven::Crossing(Box::new(decided)))
             }
             Err(status) if status.code() == Code::InvalidArgument => {
@@ -262,15 +279,32 @@ impl Saga {
                     update_time: now,
                     ..crossing
                 };
-                let saved = encode_status(&status);
+                let answered = self
+                    .store
+                    .step_responses(&rejected.crossing_id)
+                    .await
+                    .map_err(|e| error::internal("reading the saga log", e))?;
+                let compensations = Self::compensation_intents(&rejected, &answered)?;
+                let compensates = !compensations.is_empty();
+                let mut writes = vec![Write::Finish {
+                    crossing: Box::new(rejected.clone()),
+                    rejection: Some(encode_status(&status)),
+                }];
+                writes.extend(compensations);
                 let finished = self
                     .store
-                    .finish(&rejected, Some(&saved))
+                    .write(writes)
                     .await
-                    .map_err(|e| error::internal("storing a rejection", e))?;
+                    .map_err(|e| error::internal("storing a rejection", e))?
+                    .first()
+                    .copied()
+                    .unwrap_or(false);
                 if finished {
                     tracing::info!(crossing_id = %rejected.crossing_id, "crossing rejected by an agency");
                     self.publish(&rejected);
+                    if compensates {
+                        self.compensate_behind(rejected, deadline);
+                    }
                 }
                 Ok(Driven::Rejected(status))
             }
@@ -307,7 +341,16 @@ impl Saga {
                 Ok(pending) => {
                     for crossing in pending {
                         let id = crossing.crossing_id.clone();
-                        if let Err(status) = self.drive(crossing, Deadline::after(budget)).await {
+                        let driven = if self.overdue(&crossing) {
+                            self.abandon(crossing, Deadline::after(budget))
+                                .await
+                                .map(drop)
+                        } else {
+                            self.drive(crossing, Deadline::after(budget))
+                                .await
+                                .map(drop)
+                        };
+                        if let Err(status) = driven {
                             tracing::warn!(crossing_id = %id, code = ?status.code(), "recovery could not finish a crossing");
                         }
                     }
@@ -319,6 +362,7 @@ impl Saga {
             if let Err(error) = self.follow_up_referrals(budget).await {
                 tracing::warn!(error = %error, "could not follow up referred crossings");
             }
+            self.retry_compensations(budget).await;
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(every) => {}
@@ -328,9 +372,51 @@ impl Saga {
 }
 
 impl Saga {
-    /// The second line: asks the sanitary service whether the inspection of a referred
-    /// crossing's consignments was recorded, and when its answer changes the decision, updates
-    /// the crossing and tells its watchers.
+    /// Undoes a crossing's recorded effects behind the answer its caller gets now; the recovery
+    /// loop finishes what an unreachable agency leaves open.
+    fn compensate_behind(&self, crossing: pb::Crossing, deadline: Deadline) {
+        let saga = self.clone();
+        tokio::spawn(async move {
+            let _ = saga.compensate(&crossing, deadline).await;
+        });
+    }
+
+    /// Whether a PENDING crossing has outlived its time.
+    fn overdue(&self, crossing: &pb::Crossing) -> bool {
+        let created = crossing
+            .create_time
+            .and_then(|time| std::time::SystemTime::try_from(time).ok());
+        created
+            .and_then(|created| created.elapsed().ok())
+            .is_some_and(|age| age > self.abandon_after)
+    }
+
+    /// Runs again the compensations an agency has not answered yet.
+    async fn retry_compensations(&self, budget: Duration) {
+        let open = self
+            .store
+            .with_open_steps(
+                compensation::STEP_PREFIX,
+                RECOVERY_IDLE.as_millis() as i64,
+                RECOVERY_BATCH,
+            )
+            .await;
+        match open {
+            Ok(crossings) => {
+                for crossing in crossings {
+                    if let Err(status) = self.compensate(&crossing, Deadline::after(budget)).await {
+                        tracing::warn!(crossing_id = %crossing.crossing_id, code = ?status.code(), "compensation still open");
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "could not read open compensations"),
+        }
+    }
+
+    /// The second line: asks each agency a referred crossing was referred to whether its
+    /// second line decided (the border police's interview, customs' examination, the sanitary
+    /// inspection), and when the answers change the decision, updates the crossing, tells its
+    /// watchers, and undoes the crossing's effects if it is now refused.
     async fn follow_up_referrals(&self, budget: Duration) -> anyhow::Result<()> {
         for crossing in self.store.referred_for_follow_up(RECOVERY_BATCH).await? {
             let Some(decision) = crossing.decision.clone() else {
@@ -338,50 +424,74 @@ impl Saga {
             };
             let mut findings = decision.findings.clone();
             let mut assessments: BTreeMap<String, sanitary::Assessment> = BTreeMap::new();
+            let mut examined: Option<customs::Declaration> = None;
             for finding in &mut findings {
-                if finding.agency() != Agency::Sanitary
-                    || finding.verdict() != common::Verdict::Refer
-                {
+                if finding.verdict() != common::Verdict::Refer {
                     continue;
                 }
-                if !assessments.contains_key(&finding.record_id) {
-                    let mut request = Request::new(sanitary::GetAssessmentRequest {
-                        assessment_id: finding.record_id.clone(),
-                    });
-                    request.set_timeout(budget);
-                    let mut client = self.agencies.sanitary.clone();
-                    let assessment = client
-                        .get_assessment(request)
-                        .await?
-                        .into_inner()
-                        .assessment;
-                    if let Some(assessment) = assessment {
-                        assessments.insert(finding.record_id.clone(), assessment);
+                match finding.agency() {
+                    Agency::BorderPolice => {
+                        let check = self.current_check(&finding.record_id, budget).await?;
+                        if let Some(check) = check.filter(|check| check.second_line.is_some()) {
+                            let traveller = traveller_index(&finding.subject);
+                            finding.verdict = check.verdict;
+                            finding.reasons = with_subjects(check.reasons, traveller);
+                        }
                     }
-                }
-                let now = assessments
-                    .get(&finding.record_id)
-                    .and_then(|a| a.consignments.iter().find(|c| c.subject == finding.subject));
-                if let Some(now) = now {
-                    finding.verdict = now.verdict;
-                    finding.reasons = now.reasons.clone();
+                    Agency::Customs => {
+                        let declaration =
+                            self.current_declaration(&finding.record_id, budget).await?;
+                        if let Some(declaration) =
+                            declaration.filter(|declaration| declaration.examination.is_some())
+                        {
+                            finding.verdict = decision::customs_verdict(&declaration).into();
+                            finding.reasons = with_subjects(declaration.reasons.clone(), None);
+                            examined = Some(declaration);
+                        }
+                    }
+                    Agency::Sanitary => {
+                        if !assessments.contains_key(&finding.record_id) {
+                            let mut request = Request::new(sanitary::GetAssessmentRequest {
+                                assessment_id: finding.record_id.clone(),
+                            });
+                            request.set_timeout(budget);
+                            let mut client = self.agencies.sanitary.clone();
+                            let assessment = client
+                                .get_assessment(request)
+                                .await?
+                                .into_inner()
+                                .assessment;
+                            if let Some(assessment) = assessment {
+                                assessments.insert(finding.record_id.clone(), assessment);
+                            }
+                        }
+                        let now = assessments.get(&finding.record_id).and_then(|a| {
+                            a.consignments.iter().find(|c| c.subject == finding.subject)
+                        });
+                        if let Some(now) = now {
+                            finding.verdict = now.verdict;
+                            finding.reasons = now.reasons.clone();
+                        }
+                    }
+                    Agency::Unspecified => {}
                 }
             }
-            let customs_conditions = match self
-                .store
-                .step_response(&crossing.crossing_id, "customs")
-                .await?
-            {
-                Some(saved) => decode_record::<customs::AssessDeclarationResponse>(&saved)?
-                    .declaration
-                    .map(|declaration| decision::customs_conditions(&declaration))
-                    .unwrap_or_default(),
-                None => Vec::new(),
+            let saved = self.store.step_responses(&crossing.crossing_id).await?;
+            let declaration = match examined {
+                Some(declaration) => Some(declaration),
+                None => logged_answers(&saved, 0)?.declaration,
+            };
+            let (amounts_due, customs_conditions) = match &declaration {
+                Some(declaration) => (
+                    amounts_due(declaration),
+                    decision::customs_conditions(declaration),
+                ),
+                None => (decision.amounts_due.clone(), Vec::new()),
             };
             let updated_decision = pb::Decision {
                 inputs_digest: decision.inputs_digest.clone(),
                 rule_sets: decision.rule_sets.clone(),
-                ..decision::decide(findings, decision.amounts_due.clone(), customs_conditions)
+                ..decision::decide(findings, amounts_due, customs_conditions)
             };
             if updated_decision == decision {
                 continue;
@@ -392,13 +502,71 @@ impl Saga {
                 update_time: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
                 ..crossing.clone()
             };
-            if self.store.update_decided(&crossing, &updated).await? {
+            let compensations = Self::compensation_intents(&updated, &saved).map_err(|status| {
+                anyhow::anyhow!("planning compensations: {}", status.message())
+            })?;
+            let compensates = !compensations.is_empty();
+            let mut writes = vec![Write::UpdateDecided {
+                previous: Box::new(crossing.clone()),
+                updated: Box::new(updated.clone()),
+            }];
+            writes.extend(compensations);
+            if self.store.write(writes).await?.first() == Some(&true) {
                 tracing::info!(crossing_id = %updated.crossing_id, outcome, "second line decided");
                 self.publish(&updated);
+                if compensates {
+                    self.compensate_behind(updated, Deadline::after(budget));
+                }
             }
         }
         Ok(())
     }
+
+    /// The border police's check as it stands now.
+    async fn current_check(
+        &self,
+        check_id: &str,
+        budget: Duration,
+    ) -> Result<Option<identity::TravellerCheck>, Status> {
+        let mut request = Request::new(identity::GetTravellerCheckRequest {
+            check_id: check_id.into(),
+        });
+        request.set_timeout(budget);
+        let mut client = self.agencies.identity.clone();
+        Ok(client
+            .get_traveller_check(request)
+            .await?
+            .into_inner()
+            .check)
+    }
+
+    /// Customs' declaration as it stands now.
+    async fn current_declaration(
+        &self,
+        declaration_id: &str,
+        budget: Duration,
+    ) -> Result<Option<customs::Declaration>, Status> {
+        let mut request = Request::new(customs::GetDeclarationRequest {
+            declaration_id: declaration_id.into(),
+        });
+        request.set_timeout(budget);
+        let mut client = self.agencies.customs.clone();
+        Ok(client
+            .get_declaration(request)
+            .await?
+            .into_inner()
+            .declaration)
+    }
+}
+
+/// The traveller a finding's subject (`travellers[2]`) names.
+fn traveller_index(subject: &str) -> Option<usize> {
+    subject
+        .strip_prefix("travellers[")?
+        .split_once(']')?
+        .0
+        .parse()
+        .ok()
 }
 
 /// A refusal as stored: the encoded google.rpc.Status with its details.
@@ -549,7 +717,7 @@ impl Saga {
         crossing_id: Uuid,
         crossing: &pb::CrossingSubmission,
         deadline: Deadline,
-    ) -> Result<(pb::Decision, Vec<String>, Vec<Write>), Status> {
+    ) -> Result<Decided, Status> {
         let id = crossing_id.to_string();
         let saved = self
             .store
@@ -605,6 +773,7 @@ impl Saga {
         if sanitary_request.is_some() && !saved.contains_key(SANITARY_STEP) {
             writes.push(intent(SANITARY_STEP));
         }
+        let answers_written: Vec<(String, String)> = writes.iter().filter_map(answer_of).collect();
         self.write_log(std::mem::take(&mut writes)).await?;
         let assessment = match sanitary_request {
             Some(message) => {
@@ -622,7 +791,18 @@ impl Saga {
             assessment,
         };
         let (decision, traveller_keys) = first_line(crossing, &answers);
-        Ok((decision, traveller_keys, writes))
+        let mut answered = saved;
+        answered.extend(
+            answers_written
+                .into_iter()
+                .chain(writes.iter().filter_map(answer_of)),
+        );
+        Ok(Decided {
+            decision,
+            traveller_keys,
+            writes,
+            answered,
+        })
     }
 
     /// Writes saga log entries now; nothing to write is no write.
@@ -635,6 +815,23 @@ impl Saga {
             .await
             .map(drop)
             .map_err(|e| error::internal("writing the saga log", e))
+    }
+}
+
+/// A first-line decision, with the saga log writes still to make with it and every step's
+/// answer by step.
+struct Decided {
+    decision: pb::Decision,
+    traveller_keys: Vec<String>,
+    writes: Vec<Write>,
+    answered: HashMap<String, String>,
+}
+
+/// The step and answer a write records, if it records one.
+fn answer_of(write: &Write) -> Option<(String, String)> {
+    match write {
+        Write::Done { step, response, .. } => Some((step.clone(), response.clone())),
+        _ => None,
     }
 }
 
@@ -692,40 +889,66 @@ fn sanitary_request(
 /// with the rules this build carries.
 pub async fn replay(store: &Store, crossing: &pb::Crossing) -> anyhow::Result<Replay> {
     let submission = crossing.submission.clone().unwrap_or_default();
-    let step = |name: String| async move {
-        store
-            .step_response(&crossing.crossing_id, &name)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("the saga log has no answer for step {name}"))
-    };
-    let mut checks = Vec::new();
-    for index in 0..submission.travellers.len() {
-        let saved = step(format!("identity/{index}")).await?;
-        checks.push(decode_record::<identity::CheckTravellerResponse>(&saved)?);
-    }
-    let declaration = match store
-        .step_response(&crossing.crossing_id, "customs")
-        .await?
-    {
-        Some(saved) => decode_record::<customs::AssessDeclarationResponse>(&saved)?.declaration,
-        None => None,
-    };
-    let assessment = match store
-        .step_response(&crossing.crossing_id, "sanitary")
-        .await?
-    {
-        Some(saved) => decode_record::<sanitary::AssessConsignmentsResponse>(&saved)?.assessment,
-        None => None,
-    };
+    let saved = store.step_responses(&crossing.crossing_id).await?;
+    let logged = logged_answers(&saved, submission.travellers.len())?;
+    let checks = logged
+        .checks
+        .into_iter()
+        .enumerate()
+        .map(|(index, check)| {
+            check.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the saga log has no answer for step {}",
+                    identity_step(index)
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let answers = Answers {
         checks,
-        declaration,
-        assessment,
+        declaration: logged.declaration,
+        assessment: logged.assessment,
     };
     let (recomputed, _) = first_line(&submission, &answers);
     Ok(Replay {
         stored: crossing.decision.clone().unwrap_or_default(),
         recomputed,
+    })
+}
+
+/// What the saga log holds of the agencies' answers for a crossing of `travellers` travellers.
+struct LoggedAnswers {
+    checks: Vec<Option<identity::CheckTravellerResponse>>,
+    declaration: Option<customs::Declaration>,
+    assessment: Option<sanitary::Assessment>,
+}
+
+fn logged_answers(
+    saved: &HashMap<String, String>,
+    travellers: usize,
+) -> anyhow::Result<LoggedAnswers> {
+    let checks = (0..travellers)
+        .map(|index| {
+            saved
+                .get(&identity_step(index))
+                .map(|answer| decode_record::<identity::CheckTravellerResponse>(answer))
+                .transpose()
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let declaration = saved
+        .get(CUSTOMS_STEP)
+        .map(|answer| decode_record::<customs::AssessDeclarationResponse>(answer))
+        .transpose()?
+        .and_then(|response| response.declaration);
+    let assessment = saved
+        .get(SANITARY_STEP)
+        .map(|answer| decode_record::<sanitary::AssessConsignmentsResponse>(answer))
+        .transpose()?
+        .and_then(|response| response.assessment);
+    Ok(LoggedAnswers {
+        checks,
+        declaration,
+        assessment,
     })
 }
 

@@ -306,6 +306,41 @@ impl Store {
             .collect())
     }
 
+    /// Steps of a crossing whose name starts with `prefix` that have an intent and no answer.
+    pub async fn open_steps(&self, crossing_id: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT step FROM saga_steps WHERE crossing_id = $1 AND state = $2 AND step LIKE $3",
+        )
+        .bind(crossing_id)
+        .bind(STEP_INTENT)
+        .bind(format!("{prefix}%"))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(step,)| step).collect())
+    }
+
+    /// Crossings with a step named with `prefix` left open for longer than `idle_ms`.
+    pub async fn with_open_steps(
+        &self,
+        prefix: &str,
+        idle_ms: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Crossing>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT record FROM crossings WHERE crossing_id IN (SELECT crossing_id FROM saga_steps \
+             WHERE state = $1 AND step LIKE $2 AND updated_at <= $3) LIMIT $4",
+        )
+        .bind(STEP_INTENT)
+        .bind(format!("{prefix}%"))
+        .bind(now_millis() - idle_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|(record,)| bordermesh_kit::storage::decode_record(record))
+            .collect()
+    }
+
     /// Writes that a step is about to call its agency (or is tried once more).
     pub async fn step_intent(&self, crossing_id: &str, step: &str) -> anyhow::Result<()> {
         self.write_one(Write::Intent {

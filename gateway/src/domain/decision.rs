@@ -62,9 +62,14 @@ pub fn lane_verdict(lane: Lane) -> Verdict {
     }
 }
 
-/// Customs' verdict on the goods: the stricter of the declaration's own and its lane's.
+/// Customs' verdict on the goods: the stricter of the declaration's own and its lane's, until
+/// the examination the lane asked for is recorded; then the declaration's own verdict, which
+/// carries the examination's result (UCC Art. 188-189).
 pub fn customs_verdict(declaration: &Declaration) -> Verdict {
     let own = Verdict::try_from(declaration.verdict).unwrap_or(Verdict::Unspecified);
+    if declaration.examination.is_some() {
+        return own;
+    }
     let lane = lane_verdict(declaration.lane());
     if severity(lane) > severity(own) {
         lane
@@ -318,6 +323,19 @@ mod tests {
         );
         assert_eq!(decision.outcome(), Outcome::Referred);
         assert_eq!(decision.referred_to, [i32::from(Agency::Customs)]);
+    }
+
+    #[test]
+    fn ucc_art_189_once_examined_the_declaration_speaks_for_the_red_lane() {
+        let mut examined = declaration(Lane::Red, Verdict::ClearWithConditions);
+        examined.examination = Some(bordermesh_proto::customs::v1::Examination {
+            officer_id: "officer-7".into(),
+            result: bordermesh_proto::customs::v1::ExaminationResult::Conform.into(),
+            ..Default::default()
+        });
+        assert_eq!(customs_verdict(&examined), Verdict::ClearWithConditions);
+        examined.verdict = Verdict::Refuse.into();
+        assert_eq!(customs_verdict(&examined), Verdict::Refuse);
     }
 
     #[test]

@@ -2,4 +2,5 @@
 //! of the audit trail.
 
 pub mod audit;
+pub mod compensation;
 pub mod decision;

@@ -162,6 +162,9 @@ pub struct GatewayConfig {
     pub default_deadline_ms: u64,
     /// How often crossings left PENDING (an agency down, a gateway crash) are resumed.
     pub recovery_interval_ms: u64,
+    /// How long a crossing may stay PENDING before it is abandoned and what the agencies
+    /// recorded for it is undone.
+    pub abandon_after_ms: u64,
     /// The agency (as callers name it in `x-bordermesh-agency`) whose officers may ask who
     /// accessed a traveller's records.
     pub audit_agency: String,
@@ -177,6 +180,7 @@ impl Default for GatewayConfig {
             sanitary_url: format!("http://{}", loopback(SANITARY_PORT)),
             default_deadline_ms: 5_000,
             recovery_interval_ms: 1_000,
+            abandon_after_ms: 3_600_000,
             audit_agency: "data-protection".to_owned(),
         }
     }
