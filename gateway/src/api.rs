@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::{
     agencies::Deadline,
     domain::audit::{self, Accessor},
-    saga::{Driven, Saga, decode_status},
+    saga::{Driven, Saga, decode_status, first_wave_intents},
     store::{ListPosition, Write},
 };
 
@@ -204,6 +204,7 @@ impl CrossingService for CrossingApi {
             .by_request_id(&request.request_id)
             .await
             .map_err(|e| error::internal("reading a crossing", e))?;
+        let mut intents_written = false;
         let crossing = match existing {
             Some(existing) => {
                 check_same_submission(&existing, submission)?;
@@ -227,19 +228,23 @@ impl CrossingService for CrossingApi {
                     create_time: now,
                     update_time: now,
                 };
-                // Accepted and audited in one commit: no crossing without its trail.
+                // Accepted and audited in one commit, with the intents of the first calls: no
+                // crossing without its trail, and one commit before any agency is called.
+                let mut writes = vec![
+                    Write::Accept(Box::new(pending.clone())),
+                    Write::Audit {
+                        accessor: accessor.clone(),
+                        action: PROCESS_CROSSING.into(),
+                        crossing_ids: vec![pending.crossing_id.clone()],
+                    },
+                ];
+                writes.extend(first_wave_intents(&pending.crossing_id, submission));
                 let accepted = store
-                    .write(vec![
-                        Write::Accept(Box::new(pending.clone())),
-                        Write::Audit {
-                            accessor: accessor.clone(),
-                            action: PROCESS_CROSSING.into(),
-                            crossing_ids: vec![pending.crossing_id.clone()],
-                        },
-                    ])
+                    .write(writes)
                     .await
                     .map_err(|e| error::internal("accepting a crossing", e))?;
                 if accepted.first() == Some(&true) {
+                    intents_written = true;
                     pending
                 } else {
                     let raced = store
@@ -263,10 +268,12 @@ impl CrossingService for CrossingApi {
                     .ok_or_else(|| error::internal("reading a rejection", "rejection missing"))?;
                 Err(decode_status(&stored)?)
             }
-            pb::CrossingStatus::Pending => match self.saga.drive(crossing, deadline).await? {
-                Driven::Crossing(crossing) => Ok(respond(*crossing)),
-                Driven::Rejected(status) => Err(status),
-            },
+            pb::CrossingStatus::Pending => {
+                match self.saga.drive(crossing, deadline, intents_written).await? {
+                    Driven::Crossing(crossing) => Ok(respond(*crossing)),
+                    Driven::Rejected(status) => Err(status),
+                }
+            }
             _ => Ok(respond(crossing)),
         }
     }

@@ -215,17 +215,22 @@ impl Saga {
         Ok((response, Some(done)))
     }
 
-    /// Drives a PENDING crossing as far as the agencies allow within `deadline`.
+    /// Drives a PENDING crossing as far as the agencies allow within `deadline`;
+    /// `intents_written` when the first wave's intents were written with the crossing.
     pub async fn drive(
         &self,
         crossing: pb::Crossing,
         deadline: Deadline,
+        intents_written: bool,
     ) -> Result<Driven, Status> {
         let crossing_id = Uuid::parse_str(&crossing.crossing_id)
             .map_err(|e| error::internal("a stored crossing id", e))?;
         let submission = crossing.submission.clone().unwrap_or_default();
         let now = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
-        match self.decide(crossing_id, &submission, deadline).await {
+        match self
+            .decide(crossing_id, &submission, deadline, intents_written)
+            .await
+        {
             Ok(Decided {
                 decision,
                 traveller_keys,
@@ -346,7 +351,7 @@ impl Saga {
                                 .await
                                 .map(drop)
                         } else {
-                            self.drive(crossing, Deadline::after(budget))
+                            self.drive(crossing, Deadline::after(budget), false)
                                 .await
                                 .map(drop)
                         };
@@ -717,6 +722,7 @@ impl Saga {
         crossing_id: Uuid,
         crossing: &pb::CrossingSubmission,
         deadline: Deadline,
+        intents_written: bool,
     ) -> Result<Decided, Status> {
         let id = crossing_id.to_string();
         let saved = self
@@ -728,17 +734,15 @@ impl Saga {
             crossing_id: id.clone(),
             step: step.into(),
         };
-        let mut first_wave: Vec<String> =
-            (0..crossing.travellers.len()).map(identity_step).collect();
-        if declares_to_customs(crossing) {
-            first_wave.push(CUSTOMS_STEP.into());
+        if !intents_written {
+            let intents: Vec<Write> = first_wave_intents(&id, crossing)
+                .into_iter()
+                .filter(|write| {
+                    !matches!(write, Write::Intent { step, .. } if saved.contains_key(step))
+                })
+                .collect();
+            self.write_log(intents).await?;
         }
-        let intents: Vec<Write> = first_wave
-            .iter()
-            .filter(|step| !saved.contains_key(*step))
-            .map(|step| intent(step))
-            .collect();
-        self.write_log(intents).await?;
         let (checks, declared) = tokio::join!(
             self.check_travellers(&saved, crossing_id, crossing, deadline),
             self.declare_to_customs(&saved, crossing_id, crossing, deadline),
@@ -840,6 +844,20 @@ const SANITARY_STEP: &str = "sanitary";
 
 fn identity_step(index: usize) -> String {
     format!("identity/{index}")
+}
+
+/// The intents of a crossing's first wave (the border police and customs), which a new
+/// crossing writes with its acceptance.
+pub fn first_wave_intents(crossing_id: &str, crossing: &pb::CrossingSubmission) -> Vec<Write> {
+    let customs = declares_to_customs(crossing).then(|| CUSTOMS_STEP.to_owned());
+    (0..crossing.travellers.len())
+        .map(identity_step)
+        .chain(customs)
+        .map(|step| Write::Intent {
+            crossing_id: crossing_id.to_owned(),
+            step,
+        })
+        .collect()
 }
 
 fn declares_to_customs(crossing: &pb::CrossingSubmission) -> bool {
