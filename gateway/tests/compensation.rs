@@ -6,6 +6,7 @@ mod support;
 
 use std::{future::Future, time::Duration};
 
+use bordermesh_gateway::mesh::Service;
 use bordermesh_proto::{
     common::v1::{Agency, Money, Quantity, Verdict},
     crossing::v1::{
@@ -436,6 +437,93 @@ async fn ucc_art_198_goods_that_do_not_conform_refuse_the_crossing_and_undo_the_
                 .into_inner()
                 .check
                 .unwrap();
+            (check.verdict() == Verdict::Refuse).then_some(check)
+        }
+    })
+    .await;
+    assert!(
+        undone
+            .reasons
+            .iter()
+            .any(|reason| reason.refusal_code == "I")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compensation_whose_agency_is_down_is_retried_until_it_is_back() {
+    let mut mesh = mesh_with(|_| {}).await;
+    let mut clients = clients(&mesh).await;
+    let mut request = lorry();
+    let crossing = request.crossing.as_mut().unwrap();
+    crossing.goods = vec![cigarettes()];
+    crossing.consignments.clear();
+    let referred = clients.process(request).await;
+    let driver_check = record_of(&referred, Agency::BorderPolice, "travellers[0]");
+
+    // The border police's service goes down before customs' second line refuses the goods.
+    let identity = mesh.agencies.remove(0);
+    let identity_addr = identity.addr;
+    drop(identity);
+    eventually(|| async move {
+        std::net::TcpStream::connect(identity_addr)
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    clients
+        .customs
+        .record_examination(RecordExaminationRequest {
+            request_id: id(),
+            declaration_id: record_of(&referred, Agency::Customs, "goods"),
+            officer_id: "customs-3".into(),
+            result: ExaminationResult::NotConform.into(),
+            findings: "undeclared cigarettes".into(),
+        })
+        .await
+        .unwrap();
+    eventually(|| {
+        let mut crossings = clients.crossings.clone();
+        let crossing_id = referred.crossing_id.clone();
+        async move {
+            let crossing = crossings
+                .get_crossing(GetCrossingRequest { crossing_id })
+                .await
+                .unwrap()
+                .into_inner()
+                .crossing
+                .unwrap();
+            (crossing.decision.unwrap().outcome() == Outcome::Refused).then_some(())
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let open = "saga_steps WHERE step = 'compensate/identity/0' AND state = 'INTENT'";
+    assert_eq!(
+        support::count_rows(mesh.data_dir.path(), "gateway", open).await,
+        1,
+        "the refusal record waits for the border police"
+    );
+
+    // Back on its address with its database: the open compensation goes through.
+    let _identity = eventually(|| {
+        let config = mesh.config.clone();
+        async move {
+            let listener = std::net::TcpListener::bind(identity_addr).ok()?;
+            drop(listener);
+            Some(support::start(Service::Identity, &config, identity_addr).await)
+        }
+    })
+    .await;
+    let undone = eventually(|| {
+        let mut identity = clients.identity.clone();
+        let check_id = driver_check.clone();
+        async move {
+            let check = identity
+                .get_traveller_check(GetTravellerCheckRequest { check_id })
+                .await
+                .ok()?
+                .into_inner()
+                .check?;
             (check.verdict() == Verdict::Refuse).then_some(check)
         }
     })
