@@ -10,7 +10,7 @@ use bordermesh_gateway::mesh::Service;
 use bordermesh_proto::{
     common::v1::{Agency, Money, Quantity, Verdict},
     crossing::v1::{
-        Crossing, CrossingStatus, GetCrossingRequest, Outcome, ProcessCrossingRequest,
+        Crossing, CrossingStatus, Decision, GetCrossingRequest, Outcome, ProcessCrossingRequest,
         crossing_service_client::CrossingServiceClient,
     },
     customs::v1::{
@@ -20,7 +20,7 @@ use bordermesh_proto::{
     identity::v1::{
         DocumentReport, DocumentReportSource, DocumentReportStatus, GetTravellerCheckRequest,
         InterviewOutcome, RecordInterviewOutcomeRequest, ReportDocumentRequest, TravelDocument,
-        Traveller, identity_service_client::IdentityServiceClient,
+        Traveller, TravellerCheck, identity_service_client::IdentityServiceClient,
     },
     sanitary::v1::{
         AssessmentStatus, GetAssessmentRequest, sanitary_service_client::SanitaryServiceClient,
@@ -74,6 +74,67 @@ async fn clients(mesh: &Mesh) -> Clients {
 }
 
 impl Clients {
+    /// The crossing, once `done` holds for it.
+    async fn crossing_once(&self, crossing_id: &str, done: impl Fn(&Crossing) -> bool) -> Crossing {
+        eventually(|| {
+            let mut crossings = self.crossings.clone();
+            let crossing_id = crossing_id.to_owned();
+            let done = &done;
+            async move {
+                let crossing = crossings
+                    .get_crossing(GetCrossingRequest { crossing_id })
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .crossing?;
+                done(&crossing).then_some(crossing)
+            }
+        })
+        .await
+    }
+
+    /// Customs' second line finds the goods of a referred crossing not as declared; the
+    /// crossing's decision once it is refused.
+    async fn refuse_goods(&mut self, referred: &Crossing, findings: &str) -> Decision {
+        self.customs
+            .record_examination(RecordExaminationRequest {
+                request_id: id(),
+                declaration_id: record_of(referred, Agency::Customs, "goods"),
+                officer_id: "customs-3".into(),
+                result: ExaminationResult::NotConform.into(),
+                findings: findings.into(),
+            })
+            .await
+            .unwrap();
+        self.crossing_once(&referred.crossing_id, |crossing| {
+            crossing
+                .decision
+                .as_ref()
+                .is_some_and(|decision| decision.outcome() == Outcome::Refused)
+        })
+        .await
+        .decision
+        .unwrap()
+    }
+
+    /// The border police's check, once it is refused.
+    async fn check_once_refused(&self, check_id: &str) -> TravellerCheck {
+        eventually(|| {
+            let mut identity = self.identity.clone();
+            let check_id = check_id.to_owned();
+            async move {
+                let check = identity
+                    .get_traveller_check(GetTravellerCheckRequest { check_id })
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .check?;
+                (check.verdict() == Verdict::Refuse).then_some(check)
+            }
+        })
+        .await
+    }
+
     async fn crossing(&mut self, crossing_id: &str) -> Crossing {
         self.crossings
             .get_crossing(GetCrossingRequest {
@@ -187,21 +248,7 @@ async fn ees_art_18_a_refused_crossing_refuses_every_entry_invalidates_goods_and
     let passenger_check = passenger.record_id.clone();
 
     // The passenger turned back with the lorry: the entry record becomes a refusal record.
-    let undone = eventually(|| {
-        let mut identity = clients.identity.clone();
-        let check_id = passenger_check.clone();
-        async move {
-            let check = identity
-                .get_traveller_check(GetTravellerCheckRequest { check_id })
-                .await
-                .unwrap()
-                .into_inner()
-                .check
-                .unwrap();
-            (check.verdict() == Verdict::Refuse).then_some(check)
-        }
-    })
-    .await;
+    let undone = clients.check_once_refused(&passenger_check).await;
     assert!(
         undone
             .reasons
@@ -267,21 +314,11 @@ async fn a_crossing_pending_past_its_time_is_abandoned_and_its_entry_undone() {
         .unwrap();
     assert_eq!(pending.status(), CrossingStatus::Pending);
 
-    let abandoned = eventually(|| {
-        let mut crossings = clients.crossings.clone();
-        let crossing_id = pending.crossing_id.clone();
-        async move {
-            let crossing = crossings
-                .get_crossing(GetCrossingRequest { crossing_id })
-                .await
-                .unwrap()
-                .into_inner()
-                .crossing
-                .unwrap();
-            (crossing.status() == CrossingStatus::Abandoned).then_some(crossing)
-        }
-    })
-    .await;
+    let abandoned = clients
+        .crossing_once(&pending.crossing_id, |crossing| {
+            crossing.status() == CrossingStatus::Abandoned
+        })
+        .await;
     assert!(abandoned.decision.is_none());
     // The driver was checked (and his entry recorded) before customs failed; that is undone.
     let identity_db = mesh.data_dir.path();
@@ -329,22 +366,16 @@ async fn sbc_art_8_and_ucc_art_188_the_second_lines_clear_a_referred_crossing() 
         })
         .await
         .unwrap();
-    let still_at_customs = eventually(|| {
-        let mut crossings = clients.crossings.clone();
-        let crossing_id = referred.crossing_id.clone();
-        async move {
-            let crossing = crossings
-                .get_crossing(GetCrossingRequest { crossing_id })
-                .await
-                .unwrap()
-                .into_inner()
-                .crossing
-                .unwrap();
-            let decision = crossing.decision.unwrap();
-            (decision.referred_to == [i32::from(Agency::Customs)]).then_some(decision)
-        }
-    })
-    .await;
+    let still_at_customs = clients
+        .crossing_once(&referred.crossing_id, |crossing| {
+            crossing
+                .decision
+                .as_ref()
+                .is_some_and(|decision| decision.referred_to == [i32::from(Agency::Customs)])
+        })
+        .await
+        .decision
+        .unwrap();
     assert_eq!(still_at_customs.outcome(), Outcome::Referred);
 
     clients
@@ -358,22 +389,16 @@ async fn sbc_art_8_and_ucc_art_188_the_second_lines_clear_a_referred_crossing() 
         })
         .await
         .unwrap();
-    let cleared = eventually(|| {
-        let mut crossings = clients.crossings.clone();
-        let crossing_id = referred.crossing_id.clone();
-        async move {
-            let crossing = crossings
-                .get_crossing(GetCrossingRequest { crossing_id })
-                .await
-                .unwrap()
-                .into_inner()
-                .crossing
-                .unwrap();
-            let decision = crossing.decision.unwrap();
-            (decision.outcome() != Outcome::Referred).then_some(decision)
-        }
-    })
-    .await;
+    let cleared = clients
+        .crossing_once(&referred.crossing_id, |crossing| {
+            crossing
+                .decision
+                .as_ref()
+                .is_some_and(|decision| decision.outcome() != Outcome::Referred)
+        })
+        .await
+        .decision
+        .unwrap();
     // The cigarettes still owe duty and excise.
     assert_eq!(
         cleared.outcome(),
@@ -398,49 +423,11 @@ async fn ucc_art_198_goods_that_do_not_conform_refuse_the_crossing_and_undo_the_
     );
     let driver_check = record_of(&referred, Agency::BorderPolice, "travellers[0]");
 
-    clients
-        .customs
-        .record_examination(RecordExaminationRequest {
-            request_id: id(),
-            declaration_id: record_of(&referred, Agency::Customs, "goods"),
-            officer_id: "customs-3".into(),
-            result: ExaminationResult::NotConform.into(),
-            findings: "200 kg of cigarettes behind a false wall".into(),
-        })
-        .await
-        .unwrap();
-    let refused = eventually(|| {
-        let mut crossings = clients.crossings.clone();
-        let crossing_id = referred.crossing_id.clone();
-        async move {
-            let crossing = crossings
-                .get_crossing(GetCrossingRequest { crossing_id })
-                .await
-                .unwrap()
-                .into_inner()
-                .crossing
-                .unwrap();
-            let decision = crossing.decision.unwrap();
-            (decision.outcome() == Outcome::Refused).then_some(decision)
-        }
-    })
-    .await;
+    let refused = clients
+        .refuse_goods(&referred, "200 kg of cigarettes behind a false wall")
+        .await;
     assert_eq!(refused.refusal_codes, Vec::<String>::new());
-    let undone = eventually(|| {
-        let mut identity = clients.identity.clone();
-        let check_id = driver_check.clone();
-        async move {
-            let check = identity
-                .get_traveller_check(GetTravellerCheckRequest { check_id })
-                .await
-                .unwrap()
-                .into_inner()
-                .check
-                .unwrap();
-            (check.verdict() == Verdict::Refuse).then_some(check)
-        }
-    })
-    .await;
+    let undone = clients.check_once_refused(&driver_check).await;
     assert!(
         undone
             .reasons
@@ -471,31 +458,8 @@ async fn a_compensation_whose_agency_is_down_is_retried_until_it_is_back() {
     })
     .await;
     clients
-        .customs
-        .record_examination(RecordExaminationRequest {
-            request_id: id(),
-            declaration_id: record_of(&referred, Agency::Customs, "goods"),
-            officer_id: "customs-3".into(),
-            result: ExaminationResult::NotConform.into(),
-            findings: "undeclared cigarettes".into(),
-        })
-        .await
-        .unwrap();
-    eventually(|| {
-        let mut crossings = clients.crossings.clone();
-        let crossing_id = referred.crossing_id.clone();
-        async move {
-            let crossing = crossings
-                .get_crossing(GetCrossingRequest { crossing_id })
-                .await
-                .unwrap()
-                .into_inner()
-                .crossing
-                .unwrap();
-            (crossing.decision.unwrap().outcome() == Outcome::Refused).then_some(())
-        }
-    })
-    .await;
+        .refuse_goods(&referred, "undeclared cigarettes")
+        .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let open = "saga_steps WHERE step = 'compensate/identity/0' AND state = 'INTENT'";
     assert_eq!(
@@ -514,20 +478,7 @@ async fn a_compensation_whose_agency_is_down_is_retried_until_it_is_back() {
         }
     })
     .await;
-    let undone = eventually(|| {
-        let mut identity = clients.identity.clone();
-        let check_id = driver_check.clone();
-        async move {
-            let check = identity
-                .get_traveller_check(GetTravellerCheckRequest { check_id })
-                .await
-                .ok()?
-                .into_inner()
-                .check?;
-            (check.verdict() == Verdict::Refuse).then_some(check)
-        }
-    })
-    .await;
+    let undone = clients.check_once_refused(&driver_check).await;
     assert!(
         undone
             .reasons
