@@ -189,9 +189,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|(record,)| bordermesh_kit::storage::decode_record(record))
-            .collect()
+        decode_crossings(&rows)
     }
 
     /// Referred crossings, the longest unexamined first, marked as examined now.
@@ -336,9 +334,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|(record,)| bordermesh_kit::storage::decode_record(record))
-            .collect()
+        decode_crossings(&rows)
     }
 
     /// Writes that a step is about to call its agency (or is tried once more).
@@ -429,6 +425,12 @@ impl Store {
             .await?;
         Ok(count)
     }
+}
+
+fn decode_crossings(rows: &[(String,)]) -> anyhow::Result<Vec<Crossing>> {
+    rows.iter()
+        .map(|(record,)| bordermesh_kit::storage::decode_record(record))
+        .collect()
 }
 
 /// The writer task: commits what is queued, a group at a time, until every sender is gone.
