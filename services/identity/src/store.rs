@@ -675,6 +675,8 @@ mod tests {
                     nationality: "SRB",
                     refusal_codes: "",
                     keep_until: ymd(2030, 1, 1),
+                    check_id: None,
+                    visa_number: None,
                 };
                 store.record_crossing(&mut tx, &row).await.unwrap();
             }
@@ -884,7 +886,13 @@ mod tests {
                 .unwrap();
             assert_eq!(stored.first_line_verdict, "VERDICT_CLEAR");
             tx.rollback().await.unwrap();
-            assert!(store.crossings("SRB/1").await.unwrap().is_empty());
+            assert!(
+                store
+                    .crossings("SRB/1", NaiveDate::MIN)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
             let id = Uuid::parse_str(&check.check_id).unwrap();
             assert_eq!(store.get_check(id).await.unwrap(), Some(refused));
         }
