@@ -112,6 +112,13 @@ impl Text {
         }
     }
 
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Boxed(text) => text.as_bytes(),
+        }
+    }
+
     fn as_str(&self) -> &str {
         match self {
             // The bytes were copied from a whole string, so they are valid UTF-8.
@@ -145,10 +152,19 @@ impl Folded {
         }
     }
 
+    /// The words as scoring reads them: bytes of A-Z.
     fn words(&self) -> Words<'_> {
         Words {
-            rest: self.text.as_str(),
+            rest: self.text.as_bytes(),
         }
+    }
+
+    /// The words as blocking keys are made of them.
+    fn key_words(&self) -> impl Iterator<Item = &str> {
+        self.text
+            .as_str()
+            .split(' ')
+            .filter(|word| !word.is_empty())
     }
 }
 
@@ -156,20 +172,20 @@ impl Folded {
 /// each end (cheaper than a general split on names of a few short words).
 #[derive(Clone)]
 struct Words<'a> {
-    rest: &'a str,
+    rest: &'a [u8],
 }
 
 impl<'a> Iterator for Words<'a> {
-    type Item = &'a str;
+    type Item = &'a [u8];
 
-    fn next(&mut self) -> Option<&'a str> {
+    fn next(&mut self) -> Option<&'a [u8]> {
         if self.rest.is_empty() {
             return None;
         }
         let end = self
             .rest
-            .bytes()
-            .position(|byte| byte == b' ')
+            .iter()
+            .position(|byte| *byte == b' ')
             .unwrap_or(self.rest.len());
         let word = &self.rest[..end];
         self.rest = self.rest.get(end + 1..).unwrap_or_default();
@@ -200,7 +216,7 @@ const SHORTER_NAME_WEIGHT: f64 = 0.75;
 
 /// Jaro-Winkler of two words, scaled down when one is less than half as long as the other:
 /// Jaro finds a short word's letters, in order, inside almost any long one (RAL in BRIZALESCU).
-fn word_similarity(a: &str, b: &str) -> f64 {
+fn word_similarity(a: &[u8], b: &[u8]) -> f64 {
     let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
     let similarity = jaro_winkler(a, b);
     if short * 2 < long {
@@ -210,12 +226,20 @@ fn word_similarity(a: &str, b: &str) -> f64 {
     }
 }
 
+/// Added to a bound before it rejects, so that summing in another order can never round it
+/// below the score it bounds.
+const BOUND_SLACK: f64 = 1e-9;
+
 /// Each word's best Jaro-Winkler against the other name's words, weighted by word length:
-/// insensitive to the order of words (a swapped surname and given name still match).
-fn directed_similarity<'a>(
-    from: impl Iterator<Item = &'a str>,
-    to: impl Iterator<Item = &'a str> + Clone,
-) -> f64 {
+/// insensitive to the order of words (a swapped surname and given name still match). None as
+/// soon as `reaching` rejects a bound: the words still to compare add at most their length.
+fn directed_similarity(
+    from: Words<'_>,
+    to: Words<'_>,
+    from_letters: u32,
+    reaching: impl Fn(f64) -> bool,
+) -> Option<f64> {
+    let letters = f64::from(from_letters);
     let mut total = 0.0;
     let mut weight = 0.0;
     for word in from {
@@ -227,28 +251,34 @@ fn directed_similarity<'a>(
             total += best * word.len() as f64;
         }
         weight += word.len() as f64;
+        if weight < letters && !reaching((total + (letters - weight)) / letters + BOUND_SLACK) {
+            return None;
+        }
     }
-    if weight == 0.0 { 0.0 } else { total / weight }
+    Some(if weight == 0.0 { 0.0 } else { total / weight })
 }
 
-/// The name similarity, or None as soon as it is certain to stay below `enough`: the shorter
-/// name's words are compared first, and the longer name's cannot add more than their weight.
-/// The bound is computed with the same operations as the score, which only grow with their
-/// inputs, so a name it rejects could not have reached `enough`.
+/// The name similarity, or None as soon as it is certain to stay below what `enough` accepts:
+/// the shorter name's words are compared first, and the longer name's cannot add more than
+/// their weight. Bounds only ever overestimate (scores are at most 1), so a name rejected
+/// early could not have been accepted.
 fn name_similarity_reaching(a: &Folded, b: &Folded, enough: impl Fn(f64) -> bool) -> Option<f64> {
     let (shorter, longer) = if a.letters <= b.letters {
         (a, b)
     } else {
         (b, a)
     };
-    let forward = directed_similarity(shorter.words(), longer.words());
-    if !enough(SHORTER_NAME_WEIGHT * forward + (1.0 - SHORTER_NAME_WEIGHT) * 1.0) {
+    let rest = 1.0 - SHORTER_NAME_WEIGHT;
+    let forward = directed_similarity(shorter.words(), longer.words(), shorter.letters, |d| {
+        enough(SHORTER_NAME_WEIGHT * d + rest * 1.0)
+    })?;
+    if !enough(SHORTER_NAME_WEIGHT * forward + rest * 1.0) {
         return None;
     }
-    Some(
-        SHORTER_NAME_WEIGHT * forward
-            + (1.0 - SHORTER_NAME_WEIGHT) * directed_similarity(longer.words(), shorter.words()),
-    )
+    let backward = directed_similarity(longer.words(), shorter.words(), longer.letters, |d| {
+        enough(SHORTER_NAME_WEIGHT * forward + rest * d)
+    })?;
+    Some(SHORTER_NAME_WEIGHT * forward + rest * backward)
 }
 
 enum BirthComparison {
@@ -387,7 +417,7 @@ fn posting_key(bucket: u64, first: &str, second: &str) -> u64 {
 /// under "any date", where they would cost memory for every alert.
 fn name_keys(name: &Folded, bucket: u64, inner: bool, out: &mut Vec<u64>) {
     let keys: Vec<Vec<String>> = name
-        .words()
+        .key_words()
         .take(MAX_KEYED_WORDS)
         .map(|word| word_keys(word, inner))
         .collect();
@@ -877,8 +907,26 @@ mod tests {
         assert!(matches!(name.text, Text::Boxed(_)));
         assert_eq!(name.words().count(), 3);
         let short = Folded::new("SMITH JOHN");
-        assert_eq!(short.words().collect::<Vec<_>>(), ["SMIT", "IOHN"]);
+        assert_eq!(short.words().collect::<Vec<_>>(), [b"SMIT", b"IOHN"]);
         assert_eq!(short.letters, 8);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stopping_early_rejects_only_names_that_could_not_reach_the_threshold(
+            a in "[A-E]{1,7}( [A-E]{1,9}){0,2}",
+            b in "[A-E]{1,7}( [A-E]{1,9}){0,2}",
+            threshold in 0.5f64..1.0,
+        ) {
+            let (a, b) = (Folded::new(&a), Folded::new(&b));
+            let exact = name_similarity_reaching(&a, &b, |_| true);
+            proptest::prop_assert!(exact.is_some());
+            let exact = exact.unwrap_or_default();
+            let bounded = name_similarity_reaching(&a, &b, |score| score >= threshold);
+            if exact >= threshold {
+                proptest::prop_assert_eq!(bounded.map(f64::to_bits), Some(exact.to_bits()));
+            }
+        }
     }
 
     #[test]
