@@ -13,6 +13,7 @@ use crate::{
     domain::{
         mrz::Sex,
         sltd::{DocumentFilter, DocumentKey, ReportStatus},
+        transliteration::to_mrz_alphabet,
         watchlist::{Alert, BirthDate, Hit, MatchRules, Person, Watchlist},
     },
     store::Store,
@@ -161,10 +162,14 @@ impl WatchlistRegister {
 
     /// Screens many persons under one read lock, spread over the machine's cores. Workers take
     /// the next person from a shared counter rather than a fixed share, so one slow screening
-    /// (a common name with many candidates) does not leave the other cores idle. None if a
-    /// worker failed, rather than answers that are missing some persons.
+    /// (a common name with many candidates) does not leave the other cores idle. Persons are
+    /// taken in the order of their given names, so that those who share one read the same
+    /// stretch of the list (alerts are filed by given name) while it is still in cache. None
+    /// if a worker failed, rather than answers that are missing some persons.
     pub fn screen_all(&self, persons: &[Person]) -> Option<Vec<Vec<Hit>>> {
         let watchlist = self.watchlist.read().ok()?;
+        let mut order: Vec<usize> = (0..persons.len()).collect();
+        order.sort_by_cached_key(|&index| to_mrz_alphabet(&persons[index].secondary_identifier));
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(persons.len().max(1));
@@ -172,11 +177,14 @@ impl WatchlistRegister {
         let mut screened: Vec<(usize, Vec<Hit>)> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
-                    let (watchlist, next) = (&*watchlist, &next);
+                    let (watchlist, next, order) = (&*watchlist, &next, &order);
                     scope.spawn(move || {
                         let mut done = Vec::new();
                         loop {
-                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let turn = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&index) = order.get(turn) else {
+                                return done;
+                            };
                             let Some(person) = persons.get(index) else {
                                 return done;
                             };
