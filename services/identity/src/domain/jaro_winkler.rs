@@ -100,6 +100,32 @@ pub fn jaro_winkler(a_bytes: &[u8], b_bytes: &[u8]) -> f64 {
     }
 }
 
+/// An upper bound of `jaro_winkler(a, b)`, a fraction of its cost: every match pairs a letter
+/// of one word with the same letter of the other, so there are at most as many matches as
+/// letters of either word that occur in the other, and no transpositions at best.
+pub fn jaro_winkler_bound(a: &[u8], b: &[u8]) -> f64 {
+    if a.is_empty()
+        || b.is_empty()
+        || a.len() > MAX_LETTERS
+        || b.len() > MAX_LETTERS
+        || !all_capital_letters(a)
+        || !all_capital_letters(b)
+    {
+        return 1.0;
+    }
+    let letters = |word: &[u8]| word.iter().fold(0u32, |set, c| set | 1 << (c & 31));
+    let (in_a, in_b) = (letters(a), letters(b));
+    let shared = |word: &[u8], set: u32| word.iter().filter(|c| set & 1 << (*c & 31) != 0).count();
+    let matches = shared(a, in_b).min(shared(b, in_a));
+    if matches == 0 {
+        return 0.0;
+    }
+    let matches = matches as f64;
+    let jaro = (matches / a.len() as f64 + matches / b.len() as f64 + 1.0) / 3.0;
+    let prefix_length = a.iter().take(4).zip(b).take_while(|(x, y)| x == y).count();
+    jaro + 0.1 * prefix_length as f64 * (1.0 - jaro)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -149,6 +175,9 @@ mod tests {
             prop_assert_eq!(jaro_winkler(b.as_bytes(), a.as_bytes()).to_bits(), strsim::jaro_winkler(&b, &a).to_bits());
             prop_assert_eq!(jaro_winkler(c.as_bytes(), b.as_bytes()).to_bits(), strsim::jaro_winkler(&c, &b).to_bits());
             prop_assert_eq!(jaro_winkler(a.as_bytes(), c.as_bytes()).to_bits(), strsim::jaro_winkler(&a, &c).to_bits());
+            prop_assert!(jaro_winkler_bound(a.as_bytes(), b.as_bytes()) + 1e-9 >= jaro_winkler(a.as_bytes(), b.as_bytes()));
+            prop_assert!(jaro_winkler_bound(b.as_bytes(), a.as_bytes()) + 1e-9 >= jaro_winkler(b.as_bytes(), a.as_bytes()));
+            prop_assert!(jaro_winkler_bound(c.as_bytes(), b.as_bytes()) + 1e-9 >= jaro_winkler(c.as_bytes(), b.as_bytes()));
         }
     }
 }

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use chrono::{Datelike, Days, NaiveDate};
 
 use super::{
-    jaro_winkler::jaro_winkler,
+    jaro_winkler::{jaro_winkler, jaro_winkler_bound},
     mrz::Sex,
     transliteration::{fold, to_mrz_alphabet},
 };
@@ -243,9 +243,16 @@ fn directed_similarity(
     let mut total = 0.0;
     let mut weight = 0.0;
     for word in from {
+        // A pair whose bound is below the floor could not count, whatever its exact score.
         let best = to
             .clone()
-            .map(|other| word_similarity(word, other))
+            .map(|other| {
+                if jaro_winkler_bound(word, other) + BOUND_SLACK < WORD_FLOOR {
+                    0.0
+                } else {
+                    word_similarity(word, other)
+                }
+            })
             .fold(0.0, f64::max);
         if best >= WORD_FLOOR {
             total += best * word.len() as f64;
