@@ -937,6 +937,35 @@ mod tests {
     }
 
     #[test]
+    fn near_namesakes_sharing_only_an_inner_run_of_letters_are_candidates() {
+        let mut list = Watchlist::new(rules());
+        list.insert(alert("A-8", "STENOV", "TOMAS", BirthDate::Unknown));
+        list.insert(alert("A-9", "LEOS", "AASA", BirthDate::Year(2007)));
+        let born = Some(ymd(1972, 10, 18));
+        let query = person("MISTEENKO", "TOMAS", born);
+        assert_eq!(ids(&list.scan(&query)), ["A-8"]);
+        assert_eq!(ids(&list.screen(&query)), ["A-8"]);
+        let query = person("LEOS", "HASSAN", Some(ymd(2007, 2, 21)));
+        assert_eq!(ids(&list.scan(&query)), ["A-9"]);
+        assert_eq!(ids(&list.screen(&query)), ["A-9"]);
+    }
+
+    #[test]
+    fn alerts_filed_in_bulk_screen_as_alerts_inserted_one_by_one() {
+        let one_by_one = watchlist();
+        let alerts: Vec<Alert> = one_by_one.alerts.clone();
+        let bulk = Watchlist::from_alerts(rules(), alerts.into_iter().rev().collect());
+        for query in [
+            person("MUELLER", "JUERGEN", Some(ymd(1970, 5, 1))),
+            person("SHEVCHENKO", "YURIY", Some(ymd(1981, 3, 3))),
+            person("SMITH", "JOHN", None),
+        ] {
+            assert_eq!(ids(&bulk.screen(&query)), ids(&one_by_one.screen(&query)));
+            assert!(!bulk.screen(&query).is_empty());
+        }
+    }
+
+    #[test]
     fn the_index_finds_what_a_full_scan_finds() {
         let list = watchlist();
         for query in [
