@@ -1026,7 +1026,8 @@ impl IdentityService for IdentityApi {
         let watchlist = Arc::clone(&self.watchlist);
         let hits = tokio::task::spawn_blocking(move || watchlist.screen_all(&persons))
             .await
-            .map_err(|e| error::internal("screening a manifest", e))?;
+            .map_err(|e| error::internal("screening a manifest", e))?
+            .ok_or_else(|| error::internal("screening a manifest", "a screening worker failed"))?;
         let mut flagged = Vec::new();
         for (index, (hits, document)) in hits.into_iter().zip(documents).enumerate() {
             let document_report = match document {

@@ -951,6 +951,49 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_of_variant_the_scan_finds_the_index_finds() {
+        let mut generator = Generator::new(17);
+        let alerts: Vec<pb::WatchlistEntry> = (0..3_000).map(|i| generator.alert(i)).collect();
+        let watchlist = Watchlist::from_alerts(
+            MatchRules {
+                threshold: 0.88,
+                birth_date_tolerance_days: 0,
+            },
+            alerts.iter().filter_map(alert_from_entry).collect(),
+        );
+        let mut kinds: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+        for _ in 0..600 {
+            let alert = &alerts[generator.rng.usize(..alerts.len())];
+            let (variant, kind) = generator.variant(alert);
+            let person = crate::api::person_for_screening(&variant);
+            let found = |hits: Vec<crate::domain::watchlist::Hit>| {
+                hits.iter().any(|hit| hit.alert_id == alert.alert_id)
+            };
+            let (scanned, screened) = (
+                found(watchlist.scan(&person)),
+                found(watchlist.screen(&person)),
+            );
+            assert!(!scanned || screened, "{kind}: {variant:?} for {alert:?}");
+            let entry = kinds.entry(kind).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(screened);
+        }
+        for kind in [
+            "same spelling",
+            "typo",
+            "dropped letter",
+            "swapped names",
+            "other transliteration",
+        ] {
+            let (total, found) = kinds.get(kind).copied().unwrap_or_default();
+            assert!(
+                total > 0 && found * 100 >= total * 90,
+                "{kind}: {found} of {total}"
+            );
+        }
+    }
+
+    #[test]
     fn other_transliterations_differ_from_icao_where_habits_differ() {
         assert_eq!(other_transliteration("Müller"), "MULLER");
         assert_eq!(other_transliteration("Юрий"), "YURIY");

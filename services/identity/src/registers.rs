@@ -4,7 +4,7 @@
 
 use std::sync::{
     Arc, RwLock,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
 use bordermesh_proto::identity::v1::{self as pb, DocumentReport};
@@ -13,6 +13,7 @@ use crate::{
     domain::{
         mrz::Sex,
         sltd::{DocumentFilter, DocumentKey, ReportStatus},
+        transliteration::to_mrz_alphabet,
         watchlist::{Alert, BirthDate, Hit, MatchRules, Person, Watchlist},
     },
     store::Store,
@@ -130,13 +131,7 @@ impl WatchlistRegister {
     pub async fn load(store: &Store, rules: MatchRules) -> anyhow::Result<Arc<Self>> {
         let entries = store.all_alerts().await?;
         let watchlist = tokio::task::spawn_blocking(move || {
-            let mut watchlist = Watchlist::new(rules);
-            for entry in &entries {
-                if let Some(alert) = alert_from_entry(entry) {
-                    watchlist.insert(alert);
-                }
-            }
-            watchlist
+            Watchlist::from_alerts(rules, entries.iter().filter_map(alert_from_entry).collect())
         })
         .await?;
         Ok(Arc::new(Self {
@@ -165,27 +160,48 @@ impl WatchlistRegister {
             .unwrap_or_default()
     }
 
-    /// Screens many persons under one read lock, spread over the machine's cores.
-    pub fn screen_all(&self, persons: &[Person]) -> Vec<Vec<Hit>> {
-        let Ok(watchlist) = self.watchlist.read() else {
-            return Vec::new();
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = persons.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = persons
-                .chunks(chunk)
-                .map(|part| {
-                    let watchlist = &*watchlist;
-                    scope
-                        .spawn(move || part.iter().map(|p| watchlist.screen(p)).collect::<Vec<_>>())
+    /// Screens many persons under one read lock, spread over the machine's cores. Workers take
+    /// the next person from a shared counter rather than a fixed share, so one slow screening
+    /// (a common name with many candidates) does not leave the other cores idle. Persons are
+    /// taken in the order of their given names, so that those who share one read the same
+    /// stretch of the list (alerts are filed by given name) while it is still in cache. None
+    /// if a worker failed, rather than answers that are missing some persons.
+    pub fn screen_all(&self, persons: &[Person]) -> Option<Vec<Vec<Hit>>> {
+        let watchlist = self.watchlist.read().ok()?;
+        let mut order: Vec<usize> = (0..persons.len()).collect();
+        order.sort_by_cached_key(|&index| to_mrz_alphabet(&persons[index].secondary_identifier));
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(persons.len().max(1));
+        let next = AtomicUsize::new(0);
+        let mut screened: Vec<(usize, Vec<Hit>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (watchlist, next, order) = (&*watchlist, &next, &order);
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let turn = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&index) = order.get(turn) else {
+                                return done;
+                            };
+                            let Some(person) = persons.get(index) else {
+                                return done;
+                            };
+                            done.push((index, watchlist.screen(person)));
+                        }
+                    })
                 })
                 .collect();
-            workers
-                .into_iter()
-                .flat_map(|worker| worker.join().unwrap_or_default())
-                .collect()
-        })
+            let mut all = Vec::with_capacity(persons.len());
+            for worker in workers {
+                all.extend(worker.join().ok()?);
+            }
+            Some(all)
+        })?;
+        screened.sort_unstable_by_key(|(index, _)| *index);
+        (screened.len() == persons.len())
+            .then(|| screened.into_iter().map(|(_, hits)| hits).collect())
     }
 
     pub fn len(&self) -> usize {

@@ -1,6 +1,6 @@
 //! Persistence of traveller checks; the only place this service writes SQL.
 
-use bordermesh_kit::storage::{decode_record, encode_record, fetch_record, now_millis};
+use bordermesh_kit::storage::{Backend, decode_record, encode_record, fetch_record, now_millis};
 use bordermesh_proto::{
     common::v1::Date,
     identity::v1::{
@@ -75,12 +75,17 @@ fn text_proto_date(text: Option<&str>) -> Option<Date> {
     Some(bordermesh_kit::validate::date_to_proto(date))
 }
 
-/// `$1, $2, …` placeholders for `rows` rows of `columns` values each.
-fn placeholders(rows: usize, columns: usize) -> String {
+/// `$1, $2, …` placeholders for `rows` rows of `columns` values each; on SQLite anonymous `?`
+/// in the same order: SQLite finds a numbered parameter's name by a linear search, so binding
+/// a statement of 9,000 numbered parameters took quadratic time (82% of a bulk import's time).
+fn placeholders(rows: usize, columns: usize, backend: Backend) -> String {
     (0..rows)
         .map(|row| {
             let values: Vec<String> = (1..=columns)
-                .map(|column| format!("${}", row * columns + column))
+                .map(|column| match backend {
+                    Backend::Sqlite => "?".to_owned(),
+                    Backend::Postgres => format!("${}", row * columns + column),
+                })
                 .collect();
             format!("({})", values.join(", "))
         })
@@ -95,6 +100,7 @@ const UPSERT_REPORT_TAIL: &str = " ON CONFLICT (issuing_state, document_type, do
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    backend: Backend,
 }
 
 /// What the index columns say about a check, beside the encoded record.
@@ -110,7 +116,10 @@ pub struct CheckRow<'a> {
 
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        // Numbered parameters work on both engines, so a URL of no known engine gets them.
+        let backend =
+            Backend::of(pool.connect_options().database_url.as_str()).unwrap_or(Backend::Postgres);
+        Self { pool, backend }
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -239,7 +248,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO document_reports (issuing_state, document_type, document_number, fingerprint, \
              document_code, status, source, reported_on, created_at) VALUES {}{UPSERT_REPORT_TAIL}",
-            placeholders(reports.len(), 9)
+            placeholders(reports.len(), 9, self.backend)
         );
         let mut query = sqlx::query(&sql);
         let now = now_millis();
@@ -394,7 +403,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO watchlist_entries (alert_id, record, created_at) VALUES {} \
              ON CONFLICT (alert_id) DO NOTHING",
-            placeholders(entries.len(), 3)
+            placeholders(entries.len(), 3, self.backend)
         );
         let mut query = sqlx::query(&sql);
         let now = now_millis();
@@ -602,6 +611,12 @@ mod tests {
             );
             assert_eq!(store.get_check(Uuid::new_v4()).await.unwrap(), None);
         }
+    }
+
+    #[test]
+    fn bulk_statements_number_parameters_on_postgresql_only() {
+        assert_eq!(placeholders(2, 2, Backend::Postgres), "($1, $2), ($3, $4)");
+        assert_eq!(placeholders(2, 2, Backend::Sqlite), "(?, ?), (?, ?)");
     }
 
     fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod country;
 pub mod ees;
+pub mod jaro_winkler;
 pub mod mrz;
 pub mod second_line;
 pub mod sltd;

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use chrono::{Datelike, Days, NaiveDate};
 
 use super::{
+    jaro_winkler::{jaro_winkler, jaro_winkler_bound},
     mrz::Sex,
     transliteration::{fold, to_mrz_alphabet},
 };
@@ -84,22 +85,125 @@ const SEX_WEIGHT: f64 = 0.05;
 /// An alert that knows only the year matches that year less strongly than an exact date.
 const YEAR_ONLY_SCORE: f64 = 0.9;
 
-/// A name ready for comparison: its folded words, and its transliteration for explanations.
-#[derive(Debug, Clone)]
-struct Name {
-    written: String,
-    words: Vec<Box<str>>,
+/// A name as it is written in a zone (ICAO 9303 Part 3 transliteration), for explanations.
+fn written_name(primary: &str, secondary: &str) -> String {
+    to_mrz_alphabet(&format!("{primary} {secondary}"))
 }
 
-impl Name {
-    fn new(primary: &str, secondary: &str) -> Self {
-        let written = to_mrz_alphabet(&format!("{primary} {secondary}"));
-        let words = written
+/// Folded names up to this many bytes (nearly all) are kept inside their alert's record.
+const INLINE_NAME: usize = 30;
+
+/// A folded name's text: inline when short, so that a candidate's record is one cache line.
+#[derive(Debug, Clone)]
+enum Text {
+    Inline { len: u8, bytes: [u8; INLINE_NAME] },
+    Boxed(Box<str>),
+}
+
+impl Text {
+    fn new(text: String) -> Self {
+        match u8::try_from(text.len()) {
+            Ok(len) if text.len() <= INLINE_NAME => {
+                let mut bytes = [0; INLINE_NAME];
+                bytes[..text.len()].copy_from_slice(text.as_bytes());
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Boxed(text.into_boxed_str()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Boxed(text) => text.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // The bytes were copied from a whole string, so they are valid UTF-8.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Boxed(text) => text,
+        }
+    }
+}
+
+/// A name ready for comparison: its folded words joined by single spaces, and how many
+/// letters they have.
+#[derive(Debug, Clone)]
+struct Folded {
+    text: Text,
+    letters: u32,
+}
+
+impl Folded {
+    fn new(written: &str) -> Self {
+        let words: Vec<String> = written
             .split(' ')
             .filter(|word| !word.is_empty())
-            .map(|word| fold(word).into_boxed_str())
+            .map(fold)
             .collect();
-        Self { written, words }
+        let letters: usize = words.iter().map(String::len).sum();
+        Self {
+            letters: u32::try_from(letters).unwrap_or(u32::MAX),
+            text: Text::new(words.join(" ")),
+        }
+    }
+
+    /// The words as scoring reads them: bytes of A-Z.
+    fn words(&self) -> Words<'_> {
+        Words {
+            rest: self.text.as_bytes(),
+        }
+    }
+
+    /// The words as blocking keys are made of them.
+    fn key_words(&self) -> impl Iterator<Item = &str> {
+        self.text
+            .as_str()
+            .split(' ')
+            .filter(|word| !word.is_empty())
+    }
+}
+
+/// The words of a folded name: never empty, separated by single spaces, so a byte scan finds
+/// each end (cheaper than a general split on names of a few short words).
+#[derive(Clone)]
+struct Words<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let end = self
+            .rest
+            .iter()
+            .position(|byte| *byte == b' ')
+            .unwrap_or(self.rest.len());
+        let word = &self.rest[..end];
+        self.rest = self.rest.get(end + 1..).unwrap_or_default();
+        Some(word)
+    }
+}
+
+/// The screened person's name, written and folded once per screening.
+struct QueryName {
+    written: String,
+    folded: Folded,
+}
+
+impl QueryName {
+    fn new(primary: &str, secondary: &str) -> Self {
+        let written = written_name(primary, secondary);
+        let folded = Folded::new(&written);
+        Self { written, folded }
     }
 }
 
@@ -112,9 +216,9 @@ const SHORTER_NAME_WEIGHT: f64 = 0.75;
 
 /// Jaro-Winkler of two words, scaled down when one is less than half as long as the other:
 /// Jaro finds a short word's letters, in order, inside almost any long one (RAL in BRIZALESCU).
-fn word_similarity(a: &str, b: &str) -> f64 {
+fn word_similarity(a: &[u8], b: &[u8]) -> f64 {
     let (short, long) = (a.len().min(b.len()), a.len().max(b.len()));
-    let similarity = strsim::jaro_winkler(a, b);
+    let similarity = jaro_winkler(a, b);
     if short * 2 < long {
         similarity * (2 * short) as f64 / long as f64
     } else {
@@ -122,40 +226,74 @@ fn word_similarity(a: &str, b: &str) -> f64 {
     }
 }
 
+/// Added to a bound before it rejects, so that summing in another order can never round it
+/// below the score it bounds.
+const BOUND_SLACK: f64 = 1e-9;
+
 /// Each word's best Jaro-Winkler against the other name's words, weighted by word length:
-/// insensitive to the order of words (a swapped surname and given name still match).
-fn directed_similarity(from: &[Box<str>], to: &[Box<str>]) -> f64 {
+/// insensitive to the order of words (a swapped surname and given name still match). None as
+/// soon as `reaching` rejects a bound: the words still to compare add at most their length.
+fn directed_similarity(
+    from: Words<'_>,
+    to: Words<'_>,
+    from_letters: u32,
+    reaching: impl Fn(f64) -> bool,
+) -> Option<f64> {
+    let letters = f64::from(from_letters);
     let mut total = 0.0;
     let mut weight = 0.0;
     for word in from {
+        // A pair whose bound is below the floor could not count, whatever its exact score.
         let best = to
-            .iter()
-            .map(|other| word_similarity(word, other))
+            .clone()
+            .map(|other| {
+                if jaro_winkler_bound(word, other) + BOUND_SLACK < WORD_FLOOR {
+                    0.0
+                } else {
+                    word_similarity(word, other)
+                }
+            })
             .fold(0.0, f64::max);
         if best >= WORD_FLOOR {
             total += best * word.len() as f64;
         }
         weight += word.len() as f64;
+        if weight < letters && !reaching((total + (letters - weight)) / letters + BOUND_SLACK) {
+            return None;
+        }
     }
-    if weight == 0.0 { 0.0 } else { total / weight }
+    Some(if weight == 0.0 { 0.0 } else { total / weight })
 }
 
-fn name_similarity(a: &Name, b: &Name) -> f64 {
-    let letters = |name: &Name| name.words.iter().map(|w| w.len()).sum::<usize>();
-    let (shorter, longer) = if letters(a) <= letters(b) {
+/// The name similarity, or None as soon as it is certain to stay below what `enough` accepts:
+/// the shorter name's words are compared first, and the longer name's cannot add more than
+/// their weight. Bounds only ever overestimate (scores are at most 1), so a name rejected
+/// early could not have been accepted.
+fn name_similarity_reaching(a: &Folded, b: &Folded, enough: impl Fn(f64) -> bool) -> Option<f64> {
+    let (shorter, longer) = if a.letters <= b.letters {
         (a, b)
     } else {
         (b, a)
     };
-    SHORTER_NAME_WEIGHT * directed_similarity(&shorter.words, &longer.words)
-        + (1.0 - SHORTER_NAME_WEIGHT) * directed_similarity(&longer.words, &shorter.words)
+    let rest = 1.0 - SHORTER_NAME_WEIGHT;
+    let forward = directed_similarity(shorter.words(), longer.words(), shorter.letters, |d| {
+        enough(SHORTER_NAME_WEIGHT * d + rest * 1.0)
+    })?;
+    if !enough(SHORTER_NAME_WEIGHT * forward + rest * 1.0) {
+        return None;
+    }
+    let backward = directed_similarity(longer.words(), shorter.words(), longer.letters, |d| {
+        enough(SHORTER_NAME_WEIGHT * forward + rest * d)
+    })?;
+    Some(SHORTER_NAME_WEIGHT * forward + rest * backward)
 }
 
 enum BirthComparison {
     /// Both dates known and irreconcilable: the alert is someone else.
     Contradicts,
     Unknown,
-    Matches(f64, String),
+    /// The score, and the days apart (None when the alert knows only the year).
+    Matches(f64, Option<u64>),
 }
 
 fn compare_birth(alert: BirthDate, person: Option<NaiveDate>, tolerance: u32) -> BirthComparison {
@@ -165,19 +303,16 @@ fn compare_birth(alert: BirthDate, person: Option<NaiveDate>, tolerance: u32) ->
     match alert {
         BirthDate::Unknown => BirthComparison::Unknown,
         BirthDate::Year(year) if year == person.year() => {
-            BirthComparison::Matches(YEAR_ONLY_SCORE, "year of birth only, equal".into())
+            BirthComparison::Matches(YEAR_ONLY_SCORE, None)
         }
         BirthDate::Year(_) => BirthComparison::Contradicts,
         BirthDate::Exact(date) => {
             let difference = (date - person).num_days().unsigned_abs();
             if difference == 0 {
-                BirthComparison::Matches(1.0, "exact".into())
+                BirthComparison::Matches(1.0, Some(0))
             } else if difference <= u64::from(tolerance) {
                 let score = 1.0 - 0.5 * difference as f64 / (f64::from(tolerance) + 1.0);
-                BirthComparison::Matches(
-                    score,
-                    format!("{difference} days apart, within the tolerance of {tolerance}"),
-                )
+                BirthComparison::Matches(score, Some(difference))
             } else {
                 BirthComparison::Contradicts
             }
@@ -185,11 +320,37 @@ fn compare_birth(alert: BirthDate, person: Option<NaiveDate>, tolerance: u32) ->
     }
 }
 
-/// An alert with its name prepared once.
+/// The score of a field that is equal or not.
+fn agreement(equal: bool) -> f64 {
+    if equal { 1.0 } else { 0.0 }
+}
+
+/// Why a date of birth matched, written only for a hit.
+fn explain_birth(difference: Option<u64>, tolerance: u32) -> String {
+    match difference {
+        None => "year of birth only, equal".into(),
+        Some(0) => "exact".into(),
+        Some(days) => format!("{days} days apart, within the tolerance of {tolerance}"),
+    }
+}
+
+/// What scoring reads of an alert, kept apart from the alert's texts so that each candidate
+/// of a screening is one cache line (a screening reads hundreds, at random, from a list of
+/// millions): the folded name, the date of birth, the nationality (interned) and the sex.
 #[derive(Debug, Clone)]
-struct IndexedAlert {
-    alert: Alert,
-    name: Name,
+#[repr(align(64))]
+struct Screened {
+    name: Folded,
+    birth_date: BirthDate,
+    nationality: Option<u32>,
+    sex: Option<Sex>,
+}
+
+/// A person being screened, prepared once for all candidates.
+struct Query<'p> {
+    person: &'p Person,
+    name: QueryName,
+    nationality: Option<Option<u32>>,
 }
 
 /// Where to file an alert by its date of birth.
@@ -208,11 +369,13 @@ const ANY_BIRTH: u64 = 3 << 40;
 const MAX_KEYED_WORDS: usize = 5;
 
 /// Keys of a folded word. The first three (prefix, suffix, consonant skeleton) are strong:
-/// a single typo, dropped letter or other transliteration rarely changes all three. The last
-/// two (first and last letter) are weak, and only ever paired with a strong key of another word.
+/// a single typo, dropped letter or other transliteration rarely changes all three. The others
+/// are weak, and only ever paired with a strong key of another word: the first and the last
+/// letter, and, where `inner` asks, each run of three letters in the word, which a
+/// near-namesake (MISTENKO and STENOV, HASAN and ASA) shares where prefix and suffix differ.
 const STRONG_KEYS: usize = 3;
 
-fn word_keys(word: &str) -> [String; 5] {
+fn word_keys(word: &str, inner: bool) -> Vec<String> {
     let prefix_end = word.char_indices().nth(3).map_or(word.len(), |(i, _)| i);
     let suffix_start = word.len().saturating_sub(3);
     let skeleton: String = word
@@ -220,13 +383,22 @@ fn word_keys(word: &str) -> [String; 5] {
         .filter(|c| !matches!(c, 'A' | 'E' | 'I' | 'O' | 'U'))
         .take(4)
         .collect();
-    [
+    let mut keys = vec![
         format!("P{}", &word[..prefix_end]),
         format!("S{}", &word[suffix_start..]),
         format!("K{skeleton}"),
         format!("F{}", &word[..word.len().min(1)]),
         format!("L{}", &word[word.len().saturating_sub(1)..]),
-    ]
+    ];
+    if inner {
+        // Folded words are A-Z, so byte offsets are letters.
+        keys.extend(
+            (0..word.len().saturating_sub(2))
+                .filter_map(|start| word.get(start..start + 3))
+                .map(|run| format!("T{run}")),
+        );
+    }
+    keys
 }
 
 /// FNV-1a of a bucket and up to two word keys: one u64 per posting list.
@@ -248,12 +420,13 @@ fn posting_key(bucket: u64, first: &str, second: &str) -> u64 {
 /// Keys of a name: for two words or more, every pair of a key of one word with a key of
 /// another, at least one of them strong (in either order, so swapped names meet), which stays
 /// selective where a common given name alone would not; for a single word, its strong keys.
-fn name_keys(name: &Name, bucket: u64, out: &mut Vec<u64>) {
-    let keys: Vec<[String; 5]> = name
-        .words
-        .iter()
+/// Inner runs are keyed under a year of birth or none (the alerts a date cannot block), not
+/// under "any date", where they would cost memory for every alert.
+fn name_keys(name: &Folded, bucket: u64, inner: bool, out: &mut Vec<u64>) {
+    let keys: Vec<Vec<String>> = name
+        .key_words()
         .take(MAX_KEYED_WORDS)
-        .map(|word| word_keys(word))
+        .map(|word| word_keys(word, inner))
         .collect();
     if let [only] = keys.as_slice() {
         out.extend(
@@ -280,9 +453,11 @@ fn name_keys(name: &Name, bucket: u64, out: &mut Vec<u64>) {
 
 /// The watchlist in memory with its inverted index.
 pub struct Watchlist {
-    alerts: Vec<IndexedAlert>,
+    alerts: Vec<Alert>,
+    screened: Vec<Screened>,
     postings: HashMap<u64, Vec<u32>>,
     by_id: HashMap<String, u32>,
+    nationalities: HashMap<String, u32>,
     rules: MatchRules,
 }
 
@@ -290,10 +465,31 @@ impl Watchlist {
     pub fn new(rules: MatchRules) -> Self {
         Self {
             alerts: Vec::new(),
+            screened: Vec::new(),
             postings: HashMap::new(),
             by_id: HashMap::new(),
+            nationalities: HashMap::new(),
             rules,
         }
+    }
+
+    /// A watchlist of these alerts, filed so that the alerts one screening reads lie together
+    /// in memory: by date of birth (or year, or none), then given names, then surname. The
+    /// candidates of a screening share a date, or a year and a given name, so they come from
+    /// a few contiguous stretches of the list instead of hundreds of random places in it.
+    pub fn from_alerts(rules: MatchRules, mut alerts: Vec<Alert>) -> Self {
+        alerts.sort_by_cached_key(|alert| {
+            (
+                birth_bucket(alert.birth_date),
+                to_mrz_alphabet(&alert.secondary_identifier),
+                to_mrz_alphabet(&alert.primary_identifier),
+            )
+        });
+        let mut watchlist = Self::new(rules);
+        for alert in alerts {
+            watchlist.insert(alert);
+        }
+        watchlist
     }
 
     pub fn len(&self) -> usize {
@@ -306,29 +502,45 @@ impl Watchlist {
 
     /// Adds an alert, or replaces the one with the same id.
     pub fn insert(&mut self, alert: Alert) {
-        let name = Name::new(&alert.primary_identifier, &alert.secondary_identifier);
+        let name = Folded::new(&written_name(
+            &alert.primary_identifier,
+            &alert.secondary_identifier,
+        ));
+        let nationality = alert.nationality.as_ref().map(|code| {
+            let next = self.nationalities.len() as u32;
+            *self.nationalities.entry(code.clone()).or_insert(next)
+        });
+        let screened = Screened {
+            name,
+            birth_date: alert.birth_date,
+            nationality,
+            sex: alert.sex,
+        };
         if let Some(&position) = self.by_id.get(&alert.alert_id) {
             // The old postings stay; scoring reads the new alert, so at worst a stale key
             // makes it a candidate that then does not score.
-            self.file(position, &name, alert.birth_date);
-            self.alerts[position as usize] = IndexedAlert { alert, name };
+            self.file(position, &screened);
+            self.alerts[position as usize] = alert;
+            self.screened[position as usize] = screened;
             return;
         }
         let position = self.alerts.len() as u32;
-        self.file(position, &name, alert.birth_date);
+        self.file(position, &screened);
         self.by_id.insert(alert.alert_id.clone(), position);
-        self.alerts.push(IndexedAlert { alert, name });
+        self.alerts.push(alert);
+        self.screened.push(screened);
     }
 
-    fn file(&mut self, position: u32, name: &Name, birth: BirthDate) {
-        let mut keys = Vec::with_capacity(name.words.len() * name.words.len() * 21 + 1);
+    fn file(&mut self, position: u32, screened: &Screened) {
+        let (name, birth) = (&screened.name, screened.birth_date);
+        let mut keys = Vec::new();
         match birth {
             BirthDate::Exact(_) => keys.push(posting_key(birth_bucket(birth), "D", "")),
             BirthDate::Year(_) | BirthDate::Unknown => {
-                name_keys(name, birth_bucket(birth), &mut keys)
+                name_keys(name, birth_bucket(birth), true, &mut keys)
             }
         }
-        name_keys(name, ANY_BIRTH, &mut keys);
+        name_keys(name, ANY_BIRTH, false, &mut keys);
         keys.sort_unstable();
         keys.dedup();
         for key in keys {
@@ -342,10 +554,10 @@ impl Watchlist {
     /// The keys a person can match: every exact date of birth within the tolerance, and the
     /// name words under the year and under "unknown"; the name words alone when the person's
     /// date of birth is unknown.
-    fn query_keys(&self, name: &Name, birth: Option<NaiveDate>) -> Vec<u64> {
+    fn query_keys(&self, name: &Folded, birth: Option<NaiveDate>) -> Vec<u64> {
         let mut keys = Vec::new();
         let Some(birth) = birth else {
-            name_keys(name, ANY_BIRTH, &mut keys);
+            name_keys(name, ANY_BIRTH, false, &mut keys);
             return keys;
         };
         let tolerance = u64::from(self.rules.birth_date_tolerance_days);
@@ -358,15 +570,33 @@ impl Watchlist {
                 .take((2 * tolerance + 1) as usize)
                 .map(|day| posting_key(birth_bucket(BirthDate::Exact(day)), "D", "")),
         );
-        name_keys(name, birth_bucket(BirthDate::Year(birth.year())), &mut keys);
-        name_keys(name, birth_bucket(BirthDate::Unknown), &mut keys);
+        name_keys(
+            name,
+            birth_bucket(BirthDate::Year(birth.year())),
+            true,
+            &mut keys,
+        );
+        name_keys(name, birth_bucket(BirthDate::Unknown), true, &mut keys);
         keys
+    }
+
+    /// The person as scoring compares them: the nationality as the alerts' interned code
+    /// (`Some(None)` when no alert has it).
+    fn query<'p>(&self, person: &'p Person) -> Query<'p> {
+        Query {
+            person,
+            name: QueryName::new(&person.primary_identifier, &person.secondary_identifier),
+            nationality: person
+                .nationality
+                .as_ref()
+                .map(|code| self.nationalities.get(code).copied()),
+        }
     }
 
     /// Hits at or above the threshold, best first, found through the index.
     pub fn screen(&self, person: &Person) -> Vec<Hit> {
-        let name = Name::new(&person.primary_identifier, &person.secondary_identifier);
-        let keys = self.query_keys(&name, person.birth_date);
+        let query = self.query(person);
+        let keys = self.query_keys(&query.name.folded, person.birth_date);
         let mut candidates: Vec<u32> = keys
             .iter()
             .filter_map(|key| self.postings.get(key))
@@ -378,18 +608,14 @@ impl Watchlist {
         self.ranked(
             candidates
                 .into_iter()
-                .filter_map(|position| self.score(&self.alerts[position as usize], person, &name)),
+                .filter_map(|position| self.score(position as usize, &query)),
         )
     }
 
     /// Hits found by scoring every alert: the reference the index is measured against.
     pub fn scan(&self, person: &Person) -> Vec<Hit> {
-        let name = Name::new(&person.primary_identifier, &person.secondary_identifier);
-        self.ranked(
-            self.alerts
-                .iter()
-                .filter_map(|indexed| self.score(indexed, person, &name)),
-        )
+        let query = self.query(person);
+        self.ranked((0..self.alerts.len()).filter_map(|position| self.score(position, &query)))
     }
 
     fn ranked(&self, hits: impl Iterator<Item = Hit>) -> Vec<Hit> {
@@ -402,76 +628,97 @@ impl Watchlist {
         hits
     }
 
-    /// The score of one alert for one person, as a hit when it reaches the threshold.
-    fn score(&self, indexed: &IndexedAlert, person: &Person, name: &Name) -> Option<Hit> {
-        let alert = &indexed.alert;
-        let birth = compare_birth(
-            alert.birth_date,
-            person.birth_date,
-            self.rules.birth_date_tolerance_days,
-        );
+    /// The score of one alert for one person, as a hit when it reaches the threshold. Nothing
+    /// is allocated until the alert is known to be a hit: most candidates are not.
+    fn score(&self, position: usize, query: &Query<'_>) -> Option<Hit> {
+        let screened = &self.screened[position];
+        let person = query.person;
+        let tolerance = self.rules.birth_date_tolerance_days;
+        let birth = compare_birth(screened.birth_date, person.birth_date, tolerance);
         if matches!(birth, BirthComparison::Contradicts) {
             return None;
         }
-        let name_score = name_similarity(name, &indexed.name);
-        // Even perfect agreement elsewhere cannot lift a name below this to the threshold.
-        let others = BIRTH_WEIGHT + NATIONALITY_WEIGHT + SEX_WEIGHT;
-        if name_score * NAME_WEIGHT + others < self.rules.threshold * (NAME_WEIGHT + others)
-            && !matches!(birth, BirthComparison::Unknown)
-        {
-            return None;
-        }
+        let nationality = match (screened.nationality, query.nationality) {
+            (Some(theirs), Some(ours)) => Some(ours == Some(theirs)),
+            _ => None,
+        };
+        let sex = match (screened.sex, person.sex) {
+            (Some(theirs), Some(ours))
+                if theirs != Sex::Unspecified && ours != Sex::Unspecified =>
+            {
+                Some(theirs == ours)
+            }
+            _ => None,
+        };
+        // The score a name similarity gives with the other fields as they compared, if it
+        // reaches the threshold.
+        let reaching = |name_score: f64| -> Option<f64> {
+            // Even perfect agreement elsewhere cannot lift a name below this to the threshold.
+            let others = BIRTH_WEIGHT + NATIONALITY_WEIGHT + SEX_WEIGHT;
+            if name_score * NAME_WEIGHT + others < self.rules.threshold * (NAME_WEIGHT + others)
+                && !matches!(birth, BirthComparison::Unknown)
+            {
+                return None;
+            }
+            let mut weighted = name_score * NAME_WEIGHT;
+            let mut weights = NAME_WEIGHT;
+            if let BirthComparison::Matches(score, _) = birth {
+                weighted += score * BIRTH_WEIGHT;
+                weights += BIRTH_WEIGHT;
+            }
+            if let Some(equal) = nationality {
+                weighted += agreement(equal) * NATIONALITY_WEIGHT;
+                weights += NATIONALITY_WEIGHT;
+            }
+            if let Some(equal) = sex {
+                weighted += agreement(equal) * SEX_WEIGHT;
+                weights += SEX_WEIGHT;
+            }
+            let score = weighted / weights;
+            (score >= self.rules.threshold).then_some(score)
+        };
+        let name_score =
+            name_similarity_reaching(&query.name.folded, &screened.name, |name_score| {
+                reaching(name_score).is_some()
+            })?;
+        let score = reaching(name_score)?;
+        let alert = &self.alerts[position];
         let mut fields = vec![FieldMatch {
             field: "name",
             score: name_score,
-            explanation: String::new(),
+            explanation: format!(
+                "Jaro-Winkler {name_score:.3} between {} and {} after ICAO 9303 transliteration",
+                query.name.written,
+                written_name(&alert.primary_identifier, &alert.secondary_identifier)
+            ),
         }];
-        let mut weighted = name_score * NAME_WEIGHT;
-        let mut weights = NAME_WEIGHT;
-        if let BirthComparison::Matches(score, explanation) = birth {
-            weighted += score * BIRTH_WEIGHT;
-            weights += BIRTH_WEIGHT;
+        if let BirthComparison::Matches(score, difference) = birth {
             fields.push(FieldMatch {
                 field: "birth_date",
                 score,
-                explanation,
+                explanation: explain_birth(difference, tolerance),
             });
         }
-        if let (Some(theirs), Some(ours)) = (&alert.nationality, &person.nationality) {
-            let score = if theirs == ours { 1.0 } else { 0.0 };
-            weighted += score * NATIONALITY_WEIGHT;
-            weights += NATIONALITY_WEIGHT;
+        if let (Some(equal), Some(theirs), Some(ours)) =
+            (nationality, &alert.nationality, &person.nationality)
+        {
             fields.push(FieldMatch {
                 field: "nationality",
-                score,
-                explanation: if score == 1.0 {
+                score: agreement(equal),
+                explanation: if equal {
                     "equal".into()
                 } else {
                     format!("{ours} is not {theirs}")
                 },
             });
         }
-        if let (Some(theirs), Some(ours)) = (alert.sex, person.sex)
-            && theirs != Sex::Unspecified
-            && ours != Sex::Unspecified
-        {
-            let score = if theirs == ours { 1.0 } else { 0.0 };
-            weighted += score * SEX_WEIGHT;
-            weights += SEX_WEIGHT;
+        if let Some(equal) = sex {
             fields.push(FieldMatch {
                 field: "sex",
-                score,
-                explanation: if score == 1.0 { "equal" } else { "different" }.into(),
+                score: agreement(equal),
+                explanation: if equal { "equal" } else { "different" }.into(),
             });
         }
-        let score = weighted / weights;
-        if score < self.rules.threshold {
-            return None;
-        }
-        fields[0].explanation = format!(
-            "Jaro-Winkler {name_score:.3} between {} and {} after ICAO 9303 transliteration",
-            name.written, indexed.name.written
-        );
         Some(Hit {
             alert_id: alert.alert_id.clone(),
             reason: alert.reason.clone(),
@@ -657,6 +904,65 @@ mod tests {
             ids(&list.screen(&person("PETROVIC", "MARKO", None))),
             ["A-5"]
         );
+    }
+
+    #[test]
+    fn an_alerts_scoring_record_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Screened>(), 64);
+        let long = "KARAGIANNOPOULOS PAPADIMITRIOU ALEKSANDROS";
+        let name = Folded::new(long);
+        assert!(matches!(name.text, Text::Boxed(_)));
+        assert_eq!(name.words().count(), 3);
+        let short = Folded::new("SMITH JOHN");
+        assert_eq!(short.words().collect::<Vec<_>>(), [b"SMIT", b"IOHN"]);
+        assert_eq!(short.letters, 8);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stopping_early_rejects_only_names_that_could_not_reach_the_threshold(
+            a in "[A-E]{1,7}( [A-E]{1,9}){0,2}",
+            b in "[A-E]{1,7}( [A-E]{1,9}){0,2}",
+            threshold in 0.5f64..1.0,
+        ) {
+            let (a, b) = (Folded::new(&a), Folded::new(&b));
+            let exact = name_similarity_reaching(&a, &b, |_| true);
+            proptest::prop_assert!(exact.is_some());
+            let exact = exact.unwrap_or_default();
+            let bounded = name_similarity_reaching(&a, &b, |score| score >= threshold);
+            if exact >= threshold {
+                proptest::prop_assert_eq!(bounded.map(f64::to_bits), Some(exact.to_bits()));
+            }
+        }
+    }
+
+    #[test]
+    fn near_namesakes_sharing_only_an_inner_run_of_letters_are_candidates() {
+        let mut list = Watchlist::new(rules());
+        list.insert(alert("A-8", "STENOV", "TOMAS", BirthDate::Unknown));
+        list.insert(alert("A-9", "LEOS", "AASA", BirthDate::Year(2007)));
+        let born = Some(ymd(1972, 10, 18));
+        let query = person("MISTEENKO", "TOMAS", born);
+        assert_eq!(ids(&list.scan(&query)), ["A-8"]);
+        assert_eq!(ids(&list.screen(&query)), ["A-8"]);
+        let query = person("LEOS", "HASSAN", Some(ymd(2007, 2, 21)));
+        assert_eq!(ids(&list.scan(&query)), ["A-9"]);
+        assert_eq!(ids(&list.screen(&query)), ["A-9"]);
+    }
+
+    #[test]
+    fn alerts_filed_in_bulk_screen_as_alerts_inserted_one_by_one() {
+        let one_by_one = watchlist();
+        let alerts: Vec<Alert> = one_by_one.alerts.clone();
+        let bulk = Watchlist::from_alerts(rules(), alerts.into_iter().rev().collect());
+        for query in [
+            person("MUELLER", "JUERGEN", Some(ymd(1970, 5, 1))),
+            person("SHEVCHENKO", "YURIY", Some(ymd(1981, 3, 3))),
+            person("SMITH", "JOHN", None),
+        ] {
+            assert_eq!(ids(&bulk.screen(&query)), ids(&one_by_one.screen(&query)));
+            assert!(!bulk.screen(&query).is_empty());
+        }
     }
 
     #[test]
