@@ -12,7 +12,11 @@
 //! word and whichever of the changed word's keys survived; an alert with an exact date is
 //! always a candidate on that date.
 
-use std::collections::HashMap;
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+};
 
 use chrono::{Datelike, Days, NaiveDate};
 
@@ -417,6 +421,40 @@ fn posting_key(bucket: u64, first: &str, second: &str) -> u64 {
     hash
 }
 
+/// Posting keys are already FNV-1a hashes, so the index's map only spreads them over its
+/// buckets instead of hashing them again with SipHash (a screening makes about a hundred
+/// lookups). FNV-1a's low bits, which pick the bucket, mix poorly, hence the final multiply
+/// and fold. Flooding is not a concern: the keys come from alerts the authorities file.
+#[derive(Default)]
+struct PostingKeyHasher(u64);
+
+impl Hasher for PostingKeyHasher {
+    fn finish(&self) -> u64 {
+        let mixed = (self.0 ^ (self.0 >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        mixed ^ (mixed >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+type Postings = HashMap<u64, Vec<u32>, BuildHasherDefault<PostingKeyHasher>>;
+
+thread_local! {
+    /// One bit per alert, marking the candidates a screening has already gathered: cheaper
+    /// than sorting every posting (a common given name brings the same alerts through each
+    /// of its keys). Kept per thread so that screenings in parallel share nothing; cleared by
+    /// the screening that set it, bit by bit, so it costs nothing to reuse.
+    static GATHERED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Keys of a name: for two words or more, every pair of a key of one word with a key of
 /// another, at least one of them strong (in either order, so swapped names meet), which stays
 /// selective where a common given name alone would not; for a single word, its strong keys.
@@ -455,7 +493,7 @@ fn name_keys(name: &Folded, bucket: u64, inner: bool, out: &mut Vec<u64>) {
 pub struct Watchlist {
     alerts: Vec<Alert>,
     screened: Vec<Screened>,
-    postings: HashMap<u64, Vec<u32>>,
+    postings: Postings,
     by_id: HashMap<String, u32>,
     nationalities: HashMap<String, u32>,
     rules: MatchRules,
@@ -466,7 +504,7 @@ impl Watchlist {
         Self {
             alerts: Vec::new(),
             screened: Vec::new(),
-            postings: HashMap::new(),
+            postings: Postings::default(),
             by_id: HashMap::new(),
             nationalities: HashMap::new(),
             rules,
@@ -597,19 +635,42 @@ impl Watchlist {
     pub fn screen(&self, person: &Person) -> Vec<Hit> {
         let query = self.query(person);
         let keys = self.query_keys(&query.name.folded, person.birth_date);
-        let mut candidates: Vec<u32> = keys
-            .iter()
-            .filter_map(|key| self.postings.get(key))
-            .flatten()
-            .copied()
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
+        let candidates = self.candidates(&keys);
         self.ranked(
             candidates
                 .into_iter()
                 .filter_map(|position| self.score(position as usize, &query)),
         )
+    }
+
+    /// The alerts filed under any of these keys, each once, in the order of the list (so that
+    /// scoring reads records that lie together one after the other).
+    fn candidates(&self, keys: &[u64]) -> Vec<u32> {
+        // All lookups first: they are independent, so their cache misses overlap.
+        let lists: Vec<&Vec<u32>> = keys
+            .iter()
+            .filter_map(|key| self.postings.get(key))
+            .collect();
+        let mut candidates = Vec::with_capacity(lists.iter().map(|list| list.len()).sum());
+        GATHERED.with_borrow_mut(|gathered| {
+            gathered.resize(self.alerts.len().div_ceil(64), 0);
+            for &position in lists.iter().copied().flatten() {
+                let (word, bit) = (position as usize / 64, 1u64 << (position % 64));
+                if let Some(bits) = gathered.get_mut(word)
+                    && *bits & bit == 0
+                {
+                    *bits |= bit;
+                    candidates.push(position);
+                }
+            }
+            for &position in &candidates {
+                if let Some(bits) = gathered.get_mut(position as usize / 64) {
+                    *bits = 0;
+                }
+            }
+        });
+        candidates.sort_unstable();
+        candidates
     }
 
     /// Hits found by scoring every alert: the reference the index is measured against.
