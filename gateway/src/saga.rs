@@ -382,7 +382,9 @@ impl Saga {
     fn compensate_behind(&self, crossing: pb::Crossing, deadline: Deadline) {
         let saga = self.clone();
         tokio::spawn(async move {
-            let _ = saga.compensate(&crossing, deadline).await;
+            if let Err(status) = saga.compensate(&crossing, deadline).await {
+                tracing::warn!(crossing_id = %crossing.crossing_id, code = ?status.code(), "compensation left to the recovery loop");
+            }
         });
     }
 
