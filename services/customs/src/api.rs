@@ -619,12 +619,7 @@ impl CustomsService for CustomsApi {
             &assessment,
             fiu_ids.iter().map(Uuid::to_string).collect(),
         );
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = call.begin(self.store.pool()).await?;
         self.store
             .insert_declaration(
                 &mut tx,
@@ -794,12 +789,7 @@ impl CustomsService for CustomsApi {
             reasons: Vec::new(),
             duties_at_stake: Some(money(tariff.currency.as_str(), at_stake)),
         };
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = call.begin(self.store.pool()).await?;
         self.store
             .insert_transit(&mut tx, &movement, &iso_date(time_limit))
             .await
@@ -894,12 +884,7 @@ impl CustomsService for CustomsApi {
             reasons: findings.iter().map(reason).collect(),
             ..movement
         };
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = call.begin(self.store.pool()).await?;
         let saved = self
             .store
             .discharge_transit(&mut tx, &discharged)

@@ -711,12 +711,7 @@ impl IdentityService for IdentityApi {
             crossing_date: command.crossing_date,
             visa_number: command.visa_number.as_deref(),
         };
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = call.begin(self.store.pool()).await?;
         self.store
             .insert_check(&mut tx, &row, &record)
             .await

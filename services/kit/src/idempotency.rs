@@ -68,9 +68,14 @@ impl IdempotentCall {
         if let Some(saved) = self.replay(pool).await? {
             return Ok(Start::Replayed(saved));
         }
+        self.begin(pool).await.map(Start::Fresh)
+    }
+
+    /// The transaction for the call's writes, for a call that looked for a saved answer with
+    /// [`Self::replay`] and then did work that needs none.
+    pub async fn begin(&self, pool: &AnyPool) -> Result<Transaction<'static, Any>, Status> {
         pool.begin()
             .await
-            .map(Start::Fresh)
             .map_err(|e| error::internal("starting a transaction", e))
     }
 

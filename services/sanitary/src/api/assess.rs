@@ -410,12 +410,7 @@ impl SanitaryApi {
             status: pb::AssessmentStatus::Assessed.into(),
             ..Default::default()
         };
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = call.begin(self.store.pool()).await?;
         self.store
             .insert_assessment(&mut tx, &command.crossing_point, &record)
             .await

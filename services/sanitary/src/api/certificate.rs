@@ -3,7 +3,7 @@
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
-    idempotency::IdempotentCall,
+    idempotency::{IdempotentCall, Start},
     validate,
 };
 use bordermesh_proto::sanitary::v1 as pb;
@@ -138,18 +138,13 @@ impl SanitaryApi {
     ) -> Result<pb::SubmitPhytosanitaryCertificateResponse, Status> {
         self.validate_certificate(&request)?;
         let call = IdempotentCall::new(SUBMIT_CERTIFICATE, &request.request_id, &request);
-        if let Some(saved) = call.replay(self.store.pool()).await? {
-            return Ok(saved);
-        }
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
+        };
         let mut certificate = request.certificate.unwrap_or_default();
         // Consignments name the certificate by its id; spaces around it are not part of it.
         certificate.certificate_id = certificate.certificate_id.trim().to_owned();
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
         let stored = self
             .store
             .insert_certificate(&mut tx, &certificate)

@@ -180,12 +180,7 @@ impl SanitaryApi {
             late_pre_notification: ched::is_late(today, parsed.arrival),
             ..Default::default()
         };
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = call.begin(self.store.pool()).await?;
         let mut stored = false;
         for attempt in 0..REFERENCE_ATTEMPTS {
             let seed = format!("{}#{attempt}", request.request_id);
@@ -413,16 +408,11 @@ impl SanitaryApi {
         convert::optional_text("notes", &request.notes, &mut violations);
         let reference = violations.into_result(reference)?.unwrap_or_default();
         let call = IdempotentCall::new(RECORD_INSPECTION_RESULT, &request.request_id, &request);
-        if let Some(saved) = call.replay(self.store.pool()).await? {
-            return Ok(saved);
-        }
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
+        };
         let compliant = outcome == Some(pb::InspectionOutcome::Compliant);
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
         let (mut ched, from, to) = self
             .ched_for(&mut tx, &reference, Transition::Decide)
             .await?;

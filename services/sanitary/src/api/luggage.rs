@@ -116,12 +116,7 @@ impl SanitaryApi {
                 }
             }
         }
-        let mut tx = self
-            .store
-            .pool()
-            .begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))?;
+        let mut tx = call.begin(self.store.pool()).await?;
         self.store
             .insert_luggage_check(&mut tx, &crossing_point, &check)
             .await
