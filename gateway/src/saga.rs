@@ -483,6 +483,9 @@ impl Saga {
                     Agency::Unspecified => {}
                 }
             }
+            if findings == decision.findings {
+                continue;
+            }
             let saved = self.store.step_responses(&crossing.crossing_id).await?;
             let declaration = match examined {
                 Some(declaration) => Some(declaration),
