@@ -232,6 +232,36 @@ async fn ucc_art_70_worked_example_through_the_server_with_an_mrn_and_a_replayab
 }
 
 #[tokio::test]
+async fn a_storm_of_repeats_lodges_one_declaration_and_a_changed_request_is_refused() {
+    let customs = Customs::start(DEFAULT_RISK_PROFILES).await;
+    let request = import(vec![toys()], false);
+    let copies = (0..12).map(|_| {
+        let mut client = customs.client.clone();
+        let request = request.clone();
+        tokio::spawn(async move { client.assess_declaration(request).await })
+    });
+    let mut answers = Vec::new();
+    for copy in copies {
+        answers.push(copy.await.unwrap().unwrap().into_inner().declaration.unwrap());
+    }
+    assert!(answers.iter().all(|answer| *answer == answers[0]));
+
+    let store = customs.store().await;
+    let (lodged,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM declarations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(lodged, 1);
+
+    let mut changed = request;
+    changed.traveller_under_15 = true;
+    let mut client = customs.client.clone();
+    let refused = client.assess_declaration(changed).await.unwrap_err();
+    assert_eq!(refused.code(), Code::AlreadyExists, "{refused:?}");
+    customs.stop().await;
+}
+
+#[tokio::test]
 async fn random_selection_is_lower_for_aeos_and_a_red_lane_refers_with_its_rule() {
     let mut customs = Customs::start(&risk_with_random("100", "0")).await;
     let trader = customs.assess(import(vec![toys()], false)).await.unwrap();

@@ -71,8 +71,9 @@ impl IdempotentCall {
         self.begin(pool).await.map(Start::Fresh)
     }
 
-    /// The transaction for the call's writes, for a call that looked for a saved answer with
-    /// [`Self::replay`] and then did work that needs none.
+    /// The transaction for the call's writes, without looking for a saved answer first: either
+    /// the call looked with [`Self::replay`] already, or it leaves a repeat to [`Self::commit`],
+    /// which rolls the repeat's writes back and returns the first answer.
     pub async fn begin(&self, pool: &AnyPool) -> Result<Transaction<'static, Any>, Status> {
         pool.begin()
             .await
