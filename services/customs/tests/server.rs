@@ -242,7 +242,14 @@ async fn a_storm_of_repeats_lodges_one_declaration_and_a_changed_request_is_refu
     });
     let mut answers = Vec::new();
     for copy in copies {
-        answers.push(copy.await.unwrap().unwrap().into_inner().declaration.unwrap());
+        answers.push(
+            copy.await
+                .unwrap()
+                .unwrap()
+                .into_inner()
+                .declaration
+                .unwrap(),
+        );
     }
     assert!(answers.iter().all(|answer| *answer == answers[0]));
 

@@ -755,3 +755,50 @@ async fn concurrent_refusals_of_one_check_have_one_effect() {
         .unwrap();
     assert_eq!(stay.days_used, 0);
 }
+
+#[tokio::test]
+async fn a_storm_of_repeated_checks_records_one_entry() {
+    let service = start().await;
+    let same = crossing(Direction::Entry, date(2026, 7, 15), date(2026, 7, 20));
+    let copies: Vec<_> = (0..12)
+        .map(|_| {
+            let mut client = service.client.clone();
+            let request = same.clone();
+            tokio::spawn(async move { client.check_traveller(request).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for copy in copies {
+        answers.push(copy.await.unwrap().unwrap().into_inner().check.unwrap());
+    }
+    assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+
+    // Refusing the one check leaves no entry behind: a second entry record would still count.
+    let mut client = service.client.clone();
+    client
+        .refuse_entry(pb::RefuseEntryRequest {
+            request_id: request_id(),
+            check_id: answers[0].check_id.clone(),
+            refusal_codes: vec!["E".into()],
+            text: "refused".into(),
+        })
+        .await
+        .unwrap();
+    let stay = client
+        .assess_stay(pb::AssessStayRequest {
+            issuing_state: "SRB".into(),
+            document_number: "012345678".into(),
+            on: date(2026, 7, 15),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stay
+        .unwrap();
+    assert_eq!(stay.days_used, 0);
+
+    let mut changed = same;
+    changed.crossing_date = date(2026, 7, 16);
+    let refused = client.check_traveller(changed).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::AlreadyExists, "{refused:?}");
+}

@@ -49,6 +49,9 @@ pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result
     let pool = AnyPoolOptions::new()
         .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
         .acquire_timeout(Duration::from_secs(10))
+        // Pinging a SQLite connection before each use proves nothing (the file is local) and
+        // costs a round trip to its worker thread; a PostgreSQL connection may have died.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |connection, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
