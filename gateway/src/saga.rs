@@ -425,7 +425,7 @@ impl Saga {
     /// inspection), and when the answers change the decision, updates the crossing, tells its
     /// watchers, and undoes the crossing's effects if it is now refused.
     async fn follow_up_referrals(&self, budget: Duration) -> anyhow::Result<()> {
-        for crossing in self.store.referred_for_follow_up(RECOVERY_BATCH).await? {
+        for (crossing, stored_record) in self.store.referred_for_follow_up(RECOVERY_BATCH).await? {
             let Some(decision) = crossing.decision.clone() else {
                 continue;
             };
@@ -517,7 +517,7 @@ impl Saga {
             })?;
             let compensates = !compensations.is_empty();
             let mut writes = vec![Write::UpdateDecided {
-                previous: Box::new(crossing.clone()),
+                previous_record: stored_record,
                 updated: Box::new(updated.clone()),
             }];
             writes.extend(compensations);

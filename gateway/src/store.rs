@@ -52,10 +52,10 @@ pub enum Write {
     },
     /// Referred crossings were looked at by the second-line follow-up at `at`.
     FollowedUp { crossing_ids: Vec<String>, at: i64 },
-    /// A decided crossing is replaced by its update, unless it changed since `previous` was
-    /// read; false when it did.
+    /// A decided crossing is replaced by its update, unless its record changed since it was
+    /// read as `previous_record`; false when it did.
     UpdateDecided {
-        previous: Box<Crossing>,
+        previous_record: String,
         updated: Box<Crossing>,
     },
 }
@@ -168,8 +168,12 @@ impl Store {
         decode_crossings(&rows)
     }
 
-    /// Referred crossings, the longest unexamined first, marked as examined now.
-    pub async fn referred_for_follow_up(&self, limit: i64) -> anyhow::Result<Vec<Crossing>> {
+    /// Referred crossings, the longest unexamined first, marked as examined now; each with its
+    /// record as stored, which an update must find unchanged.
+    pub async fn referred_for_follow_up(
+        &self,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(Crossing, String)>> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT crossing_id, record FROM crossings WHERE outcome = $1 ORDER BY followed_at LIMIT $2",
         )
@@ -181,7 +185,7 @@ impl Store {
         let mut crossings = Vec::with_capacity(rows.len());
         for (crossing_id, record) in rows {
             crossing_ids.push(crossing_id);
-            crossings.push(bordermesh_kit::storage::decode_record(&record)?);
+            crossings.push((bordermesh_kit::storage::decode_record(&record)?, record));
         }
         if !crossing_ids.is_empty() {
             self.write_one(Write::FollowedUp {
@@ -496,14 +500,17 @@ async fn apply(tx: &mut Transaction<'_, Any>, write: &Write) -> sqlx::Result<boo
             }
             1
         }
-        Write::UpdateDecided { previous, updated } => sqlx::query(
+        Write::UpdateDecided {
+            previous_record,
+            updated,
+        } => sqlx::query(
             "UPDATE crossings SET outcome = $1, updated_at = $2, record = $3 WHERE crossing_id = $4 AND record = $5",
         )
         .bind(outcome_name(updated))
         .bind(now)
         .bind(encode_record(updated))
         .bind(&updated.crossing_id)
-        .bind(encode_record(previous))
+        .bind(previous_record)
         .execute(&mut **tx)
         .await?
         .rows_affected(),
