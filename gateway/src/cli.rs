@@ -187,7 +187,7 @@ pub async fn replay(database_url: &str, crossing_id: &str) -> anyhow::Result<boo
         println!("the decision does NOT match: the recorded inputs changed since it was made");
     } else {
         println!(
-            "the decision does NOT match: the rules changed, or a second line decided since (stored: {})",
+            "the decision does NOT match: the rules changed since it was made (stored: {})",
             replay.stored.explanation
         );
     }

@@ -37,6 +37,7 @@ use crate::{
 };
 
 mod compensate;
+mod second_line;
 
 /// How long a PENDING crossing rests before the recovery loop takes it up, so that it does not
 /// race the caller that is still driving it.
@@ -429,80 +430,23 @@ impl Saga {
             let Some(decision) = crossing.decision.clone() else {
                 continue;
             };
+            let read = self.second_line_records(&decision, budget).await?;
             let mut findings = decision.findings.clone();
-            let mut assessments: BTreeMap<String, sanitary::Assessment> = BTreeMap::new();
-            let mut examined: Option<customs::Declaration> = None;
-            for finding in &mut findings {
-                if finding.verdict() != common::Verdict::Refer {
-                    continue;
-                }
-                match finding.agency() {
-                    Agency::BorderPolice => {
-                        let check = self.current_check(&finding.record_id, budget).await?;
-                        if let Some(check) = check.filter(|check| check.second_line.is_some()) {
-                            let traveller = traveller_index(&finding.subject);
-                            finding.verdict = check.verdict;
-                            finding.reasons = with_subjects(check.reasons, traveller);
-                        }
-                    }
-                    Agency::Customs => {
-                        let declaration =
-                            self.current_declaration(&finding.record_id, budget).await?;
-                        if let Some(declaration) =
-                            declaration.filter(|declaration| declaration.examination.is_some())
-                        {
-                            finding.verdict = decision::customs_verdict(&declaration).into();
-                            finding.reasons = with_subjects(declaration.reasons.clone(), None);
-                            examined = Some(declaration);
-                        }
-                    }
-                    Agency::Sanitary => {
-                        if !assessments.contains_key(&finding.record_id) {
-                            let mut request = Request::new(sanitary::GetAssessmentRequest {
-                                assessment_id: finding.record_id.clone(),
-                            });
-                            request.set_timeout(budget);
-                            let mut client = self.agencies.sanitary.clone();
-                            let assessment = client
-                                .get_assessment(request)
-                                .await?
-                                .into_inner()
-                                .assessment;
-                            if let Some(assessment) = assessment {
-                                assessments.insert(finding.record_id.clone(), assessment);
-                            }
-                        }
-                        let now = assessments.get(&finding.record_id).and_then(|a| {
-                            a.consignments.iter().find(|c| c.subject == finding.subject)
-                        });
-                        if let Some(now) = now {
-                            finding.verdict = now.verdict;
-                            finding.reasons = now.reasons.clone();
-                        }
-                    }
-                    Agency::Unspecified => {}
-                }
-            }
+            read.apply(&mut findings);
             if findings == decision.findings {
                 continue;
             }
             let saved = self.store.step_responses(&crossing.crossing_id).await?;
-            let declaration = match examined {
-                Some(declaration) => Some(declaration),
-                None => logged_answers(&saved, 0)?.declaration,
-            };
-            let (amounts_due, customs_conditions) = match &declaration {
-                Some(declaration) => (
-                    amounts_due(declaration),
-                    decision::customs_conditions(declaration),
-                ),
-                None => (decision.amounts_due.clone(), Vec::new()),
-            };
-            let updated_decision = pb::Decision {
-                inputs_digest: decision.inputs_digest.clone(),
-                rule_sets: decision.rule_sets.clone(),
-                ..decision::decide(findings, amounts_due, customs_conditions)
-            };
+            let submission = crossing.submission.clone().unwrap_or_default();
+            let answers = first_line_answers(&saved, submission.travellers.len())?;
+            let mut second_line = second_line::SecondLine::logged(&saved)?;
+            second_line.merge(&read);
+            let updated_decision = second_line::decide(
+                &decision,
+                first_line_inputs(&submission, &answers),
+                answers.declaration.as_ref(),
+                &second_line,
+            );
             if updated_decision == decision {
                 continue;
             }
@@ -519,6 +463,7 @@ impl Saga {
             let mut writes = vec![Write::UpdateDecided {
                 previous_record: stored_record,
                 updated: Box::new(updated.clone()),
+                records: read.steps(),
             }];
             writes.extend(compensations);
             if self.store.write(writes).await?.first() == Some(&true) {
@@ -530,6 +475,54 @@ impl Saga {
             }
         }
         Ok(())
+    }
+
+    /// The records of the agencies whose referrals in `decision` are still open, as far as
+    /// their second line has decided them.
+    async fn second_line_records(
+        &self,
+        decision: &pb::Decision,
+        budget: Duration,
+    ) -> Result<second_line::SecondLine, Status> {
+        let mut read = second_line::SecondLine::default();
+        for finding in &decision.findings {
+            if finding.verdict() != common::Verdict::Refer {
+                continue;
+            }
+            match finding.agency() {
+                Agency::BorderPolice => {
+                    let check = self.current_check(&finding.record_id, budget).await?;
+                    if let Some(check) = check.filter(|check| check.second_line.is_some()) {
+                        read.checks.insert(finding.record_id.clone(), check);
+                    }
+                }
+                Agency::Customs => {
+                    let declaration = self.current_declaration(&finding.record_id, budget).await?;
+                    read.declaration =
+                        declaration.filter(|declaration| declaration.examination.is_some());
+                }
+                Agency::Sanitary => {
+                    if !read.assessments.contains_key(&finding.record_id) {
+                        let mut request = Request::new(sanitary::GetAssessmentRequest {
+                            assessment_id: finding.record_id.clone(),
+                        });
+                        request.set_timeout(budget);
+                        let mut client = self.agencies.sanitary.clone();
+                        let assessment = client
+                            .get_assessment(request)
+                            .await?
+                            .into_inner()
+                            .assessment;
+                        if let Some(assessment) = assessment {
+                            read.assessments
+                                .insert(finding.record_id.clone(), assessment);
+                        }
+                    }
+                }
+                Agency::Unspecified => {}
+            }
+        }
+        Ok(read)
     }
 
     /// The border police's check as it stands now.
@@ -913,7 +906,31 @@ fn sanitary_request(
 pub async fn replay(store: &Store, crossing: &pb::Crossing) -> anyhow::Result<Replay> {
     let submission = crossing.submission.clone().unwrap_or_default();
     let saved = store.step_responses(&crossing.crossing_id).await?;
-    let logged = logged_answers(&saved, submission.travellers.len())?;
+    let answers = first_line_answers(&saved, submission.travellers.len())?;
+    let (first_line, _) = first_line(&submission, &answers);
+    let second_line = second_line::SecondLine::logged(&saved)?;
+    let recomputed = if second_line.is_empty() {
+        first_line
+    } else {
+        second_line::decide(
+            &first_line,
+            first_line_inputs(&submission, &answers),
+            answers.declaration.as_ref(),
+            &second_line,
+        )
+    };
+    Ok(Replay {
+        stored: crossing.decision.clone().unwrap_or_default(),
+        recomputed,
+    })
+}
+
+/// The first line's answers as the saga log holds them, every traveller's check included.
+fn first_line_answers(
+    saved: &HashMap<String, String>,
+    travellers: usize,
+) -> anyhow::Result<Answers> {
+    let logged = logged_answers(saved, travellers)?;
     let checks = logged
         .checks
         .into_iter()
@@ -927,15 +944,10 @@ pub async fn replay(store: &Store, crossing: &pb::Crossing) -> anyhow::Result<Re
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let answers = Answers {
+    Ok(Answers {
         checks,
         declaration: logged.declaration,
         assessment: logged.assessment,
-    };
-    let (recomputed, _) = first_line(&submission, &answers);
-    Ok(Replay {
-        stored: crossing.decision.clone().unwrap_or_default(),
-        recomputed,
     })
 }
 
@@ -990,9 +1002,7 @@ pub fn first_line(
 ) -> (pb::Decision, Vec<String>) {
     let mut findings = Vec::new();
     let mut traveller_keys = Vec::new();
-    let mut inputs = vec![submission.encode_to_vec()];
     for (index, response) in answers.checks.iter().enumerate() {
-        inputs.push(response.encode_to_vec());
         let check = response.check.clone().unwrap_or_default();
         if let Some(document) = &check.document {
             traveller_keys.push(audit::traveller_key(
@@ -1011,7 +1021,6 @@ pub fn first_line(
     let mut amounts = Vec::new();
     let mut customs_conditions = Vec::new();
     if let Some(declaration) = &answers.declaration {
-        inputs.push(declaration.encode_to_vec());
         amounts = amounts_due(declaration);
         customs_conditions = decision::customs_conditions(declaration);
         findings.push(pb::Finding {
@@ -1023,7 +1032,6 @@ pub fn first_line(
         });
     }
     if let Some(assessment) = &answers.assessment {
-        inputs.push(assessment.encode_to_vec());
         findings.extend(
             assessment
                 .consignments
@@ -1038,7 +1046,7 @@ pub fn first_line(
         );
     }
     let mut decision = decision::decide(findings, amounts, customs_conditions);
-    decision.inputs_digest = decision::digest(&inputs);
+    decision.inputs_digest = decision::digest(&first_line_inputs(submission, answers));
     decision.rule_sets = vec![pb::RuleSet {
         name: decision::RULE_SET.into(),
         version: decision::RULE_SET_VERSION.into(),
@@ -1050,6 +1058,15 @@ pub fn first_line(
         });
     }
     (decision, traveller_keys)
+}
+
+/// What the first line's decision depends on: the submission and every agency's answer.
+fn first_line_inputs(submission: &pb::CrossingSubmission, answers: &Answers) -> Vec<Vec<u8>> {
+    let mut inputs = vec![submission.encode_to_vec()];
+    inputs.extend(answers.checks.iter().map(Message::encode_to_vec));
+    inputs.extend(answers.declaration.iter().map(Message::encode_to_vec));
+    inputs.extend(answers.assessment.iter().map(Message::encode_to_vec));
+    inputs
 }
 
 /// A stored decision beside the one its inputs give today.

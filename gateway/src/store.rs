@@ -53,10 +53,12 @@ pub enum Write {
     /// Referred crossings were looked at by the second-line follow-up at `at`.
     FollowedUp { crossing_ids: Vec<String>, at: i64 },
     /// A decided crossing is replaced by its update, unless its record changed since it was
-    /// read as `previous_record`; false when it did.
+    /// read as `previous_record`; false when it did. With the update, the records it was made
+    /// from are logged as answers of their `(step, record)`, replacing earlier readings.
     UpdateDecided {
         previous_record: String,
         updated: Box<Crossing>,
+        records: Vec<(String, String)>,
     },
 }
 
@@ -503,17 +505,37 @@ async fn apply(tx: &mut Transaction<'_, Any>, write: &Write) -> sqlx::Result<boo
         Write::UpdateDecided {
             previous_record,
             updated,
-        } => sqlx::query(
-            "UPDATE crossings SET outcome = $1, updated_at = $2, record = $3 WHERE crossing_id = $4 AND record = $5",
-        )
-        .bind(outcome_name(updated))
-        .bind(now)
-        .bind(encode_record(updated))
-        .bind(&updated.crossing_id)
-        .bind(previous_record)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
+            records,
+        } => {
+            let changed = sqlx::query(
+                "UPDATE crossings SET outcome = $1, updated_at = $2, record = $3 WHERE crossing_id = $4 AND record = $5",
+            )
+            .bind(outcome_name(updated))
+            .bind(now)
+            .bind(encode_record(updated))
+            .bind(&updated.crossing_id)
+            .bind(previous_record)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            if changed == 1 {
+                for (step, record) in records {
+                    sqlx::query(
+                        "INSERT INTO saga_steps (crossing_id, step, state, response, attempts, updated_at) \
+                         VALUES ($1, $2, $3, $4, 1, $5) \
+                         ON CONFLICT (crossing_id, step) DO UPDATE SET state = $3, response = $4, updated_at = $5",
+                    )
+                    .bind(&updated.crossing_id)
+                    .bind(step)
+                    .bind(STEP_DONE)
+                    .bind(record)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
+            changed
+        }
     };
     Ok(changed == 1)
 }

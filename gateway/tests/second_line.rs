@@ -14,7 +14,7 @@ use bordermesh_proto::{
     },
 };
 use chrono::{Datelike, Days, Utc};
-use support::{lorry, mesh_with};
+use support::{bordermesh, lorry, mesh_with};
 use tokio_stream::StreamExt;
 
 fn id() -> String {
@@ -165,4 +165,9 @@ async fn a_compliant_inspection_clears_the_referred_lorry_with_its_duties_still_
         "{:?}",
         decision.conditions
     );
+
+    // The inspection result is logged with the saga: the updated decision replays.
+    let (matches, report) = bordermesh(&["replay", &updated.crossing_id], mesh.data_dir.path());
+    assert!(matches, "{report}");
+    assert!(report.contains("the decision matches"), "{report}");
 }
