@@ -100,6 +100,27 @@ fn ms(micros: u64) -> f64 {
     micros as f64 / 1_000.0
 }
 
+/// Assesses the warm-up, then the measured declarations, one after another.
+async fn measure(addr: SocketAddr, items: usize) -> anyhow::Result<(Histogram<u64>, Duration)> {
+    let channel = Endpoint::from_shared(format!("http://{addr}"))?
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .context("connecting to the customs server")?;
+    let mut client = CustomsServiceClient::new(channel);
+    let template = consignment(items);
+    for _ in 0..WARM_UP_REQUESTS {
+        assess(&mut client, &template).await?;
+    }
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let started = std::time::Instant::now();
+    for _ in 0..MEASURED_REQUESTS {
+        let elapsed = assess(&mut client, &template).await?;
+        histogram.record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))?;
+    }
+    Ok((histogram, started.elapsed()))
+}
+
 /// Runs the benchmark and prints its report.
 pub async fn declaration(items: usize) -> anyhow::Result<()> {
     anyhow::ensure!(items >= 1, "--items must be at least 1");
@@ -122,26 +143,23 @@ pub async fn declaration(items: usize) -> anyhow::Result<()> {
     // the option.
     let server = tokio::spawn(async move { crate::serve(&config, handle).await });
 
-    let measured = async {
-        let channel = Endpoint::from_shared(format!("http://{addr}"))?
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .context("connecting to the customs server")?;
-        let mut client = CustomsServiceClient::new(channel);
-        let template = consignment(items);
-        for _ in 0..WARM_UP_REQUESTS {
-            assess(&mut client, &template).await?;
-        }
-        let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-        let started = std::time::Instant::now();
-        for _ in 0..MEASURED_REQUESTS {
-            let elapsed = assess(&mut client, &template).await?;
-            histogram.record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))?;
-        }
-        Ok::<_, anyhow::Error>((histogram, started.elapsed()))
-    }
-    .await;
+    // The client runs on a thread and runtime of its own, as a national system calling customs
+    // would run in a process of its own: its work does not queue behind the server's tasks.
+    let client = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the client's runtime")?
+            .block_on(measure(addr, items))
+    });
+    let measured = tokio::task::spawn_blocking(move || {
+        client
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the benchmark client panicked")))
+    })
+    .await
+    .context("waiting for the benchmark client")
+    .and_then(|measured| measured);
     shutdown.cancel();
     let served = server.await.context("the customs server task failed")?;
     let (histogram, wall) = measured?;
