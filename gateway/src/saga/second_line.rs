@@ -164,3 +164,91 @@ pub(super) fn decide(
         ..decision::decide(findings, amounts, conditions)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(
+        agency: Agency,
+        subject: &str,
+        verdict: common::Verdict,
+        record_id: &str,
+    ) -> pb::Finding {
+        pb::Finding {
+            agency: agency.into(),
+            subject: subject.into(),
+            verdict: verdict.into(),
+            reasons: Vec::new(),
+            record_id: record_id.into(),
+        }
+    }
+
+    fn interviewed(verdict: common::Verdict) -> identity::TravellerCheck {
+        identity::TravellerCheck {
+            check_id: "check-1".into(),
+            verdict: verdict.into(),
+            reasons: vec![common::Reason {
+                code: "SECOND_LINE".into(),
+                subject: "traveller".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_referred_findings_take_the_second_lines_verdict() {
+        let mut second_line = SecondLine::default();
+        second_line
+            .checks
+            .insert("check-1".into(), interviewed(common::Verdict::Refuse));
+        second_line
+            .checks
+            .insert("check-0".into(), interviewed(common::Verdict::Refuse));
+        let mut findings = vec![
+            finding(
+                Agency::BorderPolice,
+                "travellers[0]",
+                common::Verdict::Clear,
+                "check-0",
+            ),
+            finding(
+                Agency::BorderPolice,
+                "travellers[1]",
+                common::Verdict::Refer,
+                "check-1",
+            ),
+            finding(
+                Agency::Customs,
+                "goods",
+                common::Verdict::Refer,
+                "declaration-1",
+            ),
+        ];
+        second_line.apply(&mut findings);
+        assert_eq!(findings[0].verdict(), common::Verdict::Clear);
+        assert_eq!(findings[1].verdict(), common::Verdict::Refuse);
+        assert_eq!(findings[1].reasons[0].subject, "travellers[1]");
+        // Customs has not examined the goods yet: the referral stands.
+        assert_eq!(findings[2].verdict(), common::Verdict::Refer);
+    }
+
+    #[test]
+    fn later_readings_replace_logged_ones_and_log_under_stable_steps() {
+        let mut logged = SecondLine::default();
+        logged
+            .checks
+            .insert("check-1".into(), interviewed(common::Verdict::Refer));
+        let mut newer = SecondLine::default();
+        newer
+            .checks
+            .insert("check-1".into(), interviewed(common::Verdict::Clear));
+        logged.merge(&newer);
+        let steps = logged.steps();
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].0, "second-line/identity/check-1");
+        let saved: HashMap<String, String> = steps.into_iter().collect();
+        assert_eq!(SecondLine::logged(&saved).unwrap(), newer);
+    }
+}
