@@ -6,6 +6,8 @@
 //! stack instead of allocated flags over decoded chars make each comparison a few dozen
 //! instructions.
 
+use std::num::NonZeroU32;
+
 /// Longest word the bit masks hold; longer words (no real name part) take strsim's path.
 const MAX_LETTERS: usize = 64;
 
@@ -126,6 +128,66 @@ pub fn jaro_winkler_bound(a: &[u8], b: &[u8]) -> f64 {
     jaro + 0.1 * prefix_length as f64 * (1.0 - jaro)
 }
 
+/// A word reduced to what `sketch_bound` reads: the set of its letters (bits 0-25) and its
+/// length (bits 26-31). Four bytes instead of the word, so that a screening can reject most
+/// candidates from a dense array of sketches without reading their records.
+/// Never zero (a word has a letter), so that an absent word costs no space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LetterSketch(NonZeroU32);
+
+/// Longest word a sketch holds: what the six bits of the length field count.
+const MAX_SKETCHED_LETTERS: usize = 63;
+const LENGTH_SHIFT: u32 = 26;
+const LETTER_BITS: u32 = (1 << LENGTH_SHIFT) - 1;
+
+impl LetterSketch {
+    /// The sketch of a word of 1 to 63 letters A-Z; None for any other word, which the
+    /// bound cannot speak for.
+    pub fn of(word: &[u8]) -> Option<Self> {
+        if word.len() > MAX_SKETCHED_LETTERS || !all_capital_letters(word) {
+            return None;
+        }
+        let letters = word
+            .iter()
+            .fold(0u32, |set, letter| set | 1 << (letter - b'A'));
+        NonZeroU32::new(letters | (word.len() as u32) << LENGTH_SHIFT).map(Self)
+    }
+
+    fn letters(self) -> u32 {
+        self.0.get() & LETTER_BITS
+    }
+
+    pub fn length(self) -> u32 {
+        self.0.get() >> LENGTH_SHIFT
+    }
+
+    /// Whether the word has this letter (A-Z).
+    pub fn has(self, letter: u8) -> bool {
+        letter.is_ascii_uppercase() && self.letters() & 1 << (letter - b'A') != 0
+    }
+}
+
+/// An upper bound of `jaro_winkler(a, b)` and `jaro_winkler(b, a)` from the words' sketches
+/// and a's first letter: each letter of a that b lacks (counted once, though it may occur
+/// more often) leaves at most the rest of a's letters to match, and the other way round;
+/// there are no transpositions at best; and a common prefix needs a's first letter in b.
+pub fn sketch_bound(a: LetterSketch, a_first: u8, b: LetterSketch) -> f64 {
+    let (a_letters, b_letters) = (a.letters(), b.letters());
+    let matches = (a.length() - (a_letters & !b_letters).count_ones())
+        .min(b.length() - (b_letters & !a_letters).count_ones());
+    if matches == 0 {
+        return 0.0;
+    }
+    let matches = f64::from(matches);
+    let jaro = (matches / f64::from(a.length()) + matches / f64::from(b.length()) + 1.0) / 3.0;
+    let prefix_length = if b.has(a_first) {
+        a.length().min(b.length()).min(4)
+    } else {
+        0
+    };
+    jaro + 0.1 * f64::from(prefix_length) * (1.0 - jaro)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -150,6 +212,20 @@ mod tests {
             );
         }
         assert!((jaro_winkler(b"MARTHA", b"MARHTA") - 0.961).abs() < 0.001);
+    }
+
+    #[test]
+    fn only_words_of_63_letters_a_z_at_most_have_a_sketch() {
+        let sketch = LetterSketch::of(b"ANNA").unwrap();
+        assert_eq!(sketch.length(), 4);
+        assert!(sketch.has(b'N') && !sketch.has(b'B') && !sketch.has(b' '));
+        assert_eq!(
+            LetterSketch::of(&[b'Z'; 63]).map(LetterSketch::length),
+            Some(63)
+        );
+        for word in [&b""[..], &[b'A'; 64], b"M\xc3\xbcLLER", b"O'NEIL"] {
+            assert_eq!(LetterSketch::of(word), None);
+        }
     }
 
     #[test]
@@ -178,6 +254,16 @@ mod tests {
             prop_assert!(jaro_winkler_bound(a.as_bytes(), b.as_bytes()) + 1e-9 >= jaro_winkler(a.as_bytes(), b.as_bytes()));
             prop_assert!(jaro_winkler_bound(b.as_bytes(), a.as_bytes()) + 1e-9 >= jaro_winkler(b.as_bytes(), a.as_bytes()));
             prop_assert!(jaro_winkler_bound(c.as_bytes(), b.as_bytes()) + 1e-9 >= jaro_winkler(c.as_bytes(), b.as_bytes()));
+        }
+
+        #[test]
+        fn the_sketch_bound_is_never_below_the_score(a in "[A-H]{1,12}", b in "[A-J]{1,14}") {
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            let (sketch_a, sketch_b) = (LetterSketch::of(a).unwrap(), LetterSketch::of(b).unwrap());
+            let bound = sketch_bound(sketch_a, a[0], sketch_b);
+            prop_assert!(bound + 1e-9 >= jaro_winkler(a, b), "{bound}");
+            prop_assert!(bound + 1e-9 >= jaro_winkler(b, a), "{bound}");
+            prop_assert!(sketch_bound(sketch_b, b[0], sketch_a) + 1e-9 >= jaro_winkler(a, b));
         }
     }
 }

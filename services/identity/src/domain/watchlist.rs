@@ -21,7 +21,7 @@ use std::{
 use chrono::{Datelike, Days, NaiveDate};
 
 use super::{
-    jaro_winkler::{jaro_winkler, jaro_winkler_bound},
+    jaro_winkler::{LetterSketch, jaro_winkler, jaro_winkler_bound, sketch_bound},
     mrz::Sex,
     transliteration::{fold, to_mrz_alphabet},
 };
@@ -292,6 +292,119 @@ fn name_similarity_reaching(a: &Folded, b: &Folded, enough: impl Fn(f64) -> bool
     Some(SHORTER_NAME_WEIGHT * forward + rest * backward)
 }
 
+/// Words of a name that a sketch holds; a name with more (rare) is always scored.
+const SKETCHED_WORDS: usize = 4;
+
+/// A name reduced to its words' letter sketches, 16 bytes. Kept apart from the alerts'
+/// records, the sketches let a screening reject nearly all of its hundreds of candidates
+/// (most share a key with the person, not their name) from a dense array, without reading a
+/// record. Empty when the bound cannot speak for the name: a word that is not A-Z or is too
+/// long, more words than a sketch holds, or none.
+#[derive(Debug, Clone, Copy, Default)]
+struct NameSketch([Option<LetterSketch>; SKETCHED_WORDS]);
+
+impl NameSketch {
+    fn new(name: &Folded) -> Self {
+        let mut sketch = Self::default();
+        let mut slots = sketch.0.iter_mut();
+        for word in name.words() {
+            match (slots.next(), LetterSketch::of(word)) {
+                (Some(slot), Some(letters)) => *slot = Some(letters),
+                _ => return Self::default(),
+            }
+        }
+        sketch
+    }
+
+    fn words(&self) -> impl Iterator<Item = LetterSketch> + '_ {
+        self.0.iter().map_while(|word| *word)
+    }
+
+    /// Letters of the name, and the share of them that `bests` (each word's best bound)
+    /// counts, as `directed_similarity` weighs words; None for an empty sketch.
+    fn counted_share(&self, bests: &[f64; SKETCHED_WORDS]) -> Option<(u32, f64)> {
+        let letters: u32 = self.words().map(LetterSketch::length).sum();
+        if letters == 0 {
+            return None;
+        }
+        let counted: f64 = self
+            .words()
+            .zip(bests)
+            .map(|(word, &best)| {
+                // Below the floor even at best, the word's score could not count.
+                let best = if best + BOUND_SLACK < WORD_FLOOR {
+                    0.0
+                } else {
+                    best
+                };
+                best * f64::from(word.length())
+            })
+            .sum();
+        Some((letters, counted / f64::from(letters)))
+    }
+}
+
+/// The person's name sketch, with each word's first letter: a pair's bound reads one side's.
+struct PersonSketch {
+    name: NameSketch,
+    firsts: [u8; SKETCHED_WORDS],
+}
+
+impl PersonSketch {
+    fn new(name: &Folded) -> Self {
+        let mut firsts = [0; SKETCHED_WORDS];
+        for (first, word) in firsts.iter_mut().zip(name.words()) {
+            *first = word.first().copied().unwrap_or_default();
+        }
+        Self {
+            name: NameSketch::new(name),
+            firsts,
+        }
+    }
+}
+
+/// An upper bound of `word_similarity` of a person's word and an alert's, from sketches.
+fn word_similarity_bound(word: LetterSketch, first: u8, other: LetterSketch) -> f64 {
+    let (short, long) = (
+        word.length().min(other.length()),
+        word.length().max(other.length()),
+    );
+    let bound = sketch_bound(word, first, other);
+    if short * 2 < long {
+        bound * f64::from(2 * short) / f64::from(long)
+    } else {
+        bound
+    }
+}
+
+/// An upper bound of the name similarity of a person and an alert, None when a sketch is
+/// empty: the sums of `name_similarity_reaching`, of each word's best bound instead of its
+/// best score, so each word adds at least what its score would.
+fn name_similarity_bound(person: &PersonSketch, alert: &NameSketch) -> Option<f64> {
+    let mut person_bests = [0.0; SKETCHED_WORDS];
+    let mut alert_bests = [0.0; SKETCHED_WORDS];
+    for ((word, &first), person_best) in person
+        .name
+        .words()
+        .zip(&person.firsts)
+        .zip(&mut person_bests)
+    {
+        for (other, alert_best) in alert.words().zip(&mut alert_bests) {
+            let bound = word_similarity_bound(word, first, other);
+            *person_best = f64::max(*person_best, bound);
+            *alert_best = f64::max(*alert_best, bound);
+        }
+    }
+    let (person_letters, person_share) = person.name.counted_share(&person_bests)?;
+    let (alert_letters, alert_share) = alert.counted_share(&alert_bests)?;
+    let (shorter, longer) = if person_letters <= alert_letters {
+        (person_share, alert_share)
+    } else {
+        (alert_share, person_share)
+    };
+    Some(SHORTER_NAME_WEIGHT * shorter + (1.0 - SHORTER_NAME_WEIGHT) * longer)
+}
+
 enum BirthComparison {
     /// Both dates known and irreconcilable: the alert is someone else.
     Contradicts,
@@ -493,6 +606,7 @@ fn name_keys(name: &Folded, bucket: u64, inner: bool, out: &mut Vec<u64>) {
 pub struct Watchlist {
     alerts: Vec<Alert>,
     screened: Vec<Screened>,
+    sketches: Vec<NameSketch>,
     postings: Postings,
     by_id: HashMap<String, u32>,
     nationalities: HashMap<String, u32>,
@@ -504,6 +618,7 @@ impl Watchlist {
         Self {
             alerts: Vec::new(),
             screened: Vec::new(),
+            sketches: Vec::new(),
             postings: Postings::default(),
             by_id: HashMap::new(),
             nationalities: HashMap::new(),
@@ -548,6 +663,7 @@ impl Watchlist {
             let next = self.nationalities.len() as u32;
             *self.nationalities.entry(code.clone()).or_insert(next)
         });
+        let sketch = NameSketch::new(&name);
         let screened = Screened {
             name,
             birth_date: alert.birth_date,
@@ -560,6 +676,7 @@ impl Watchlist {
             self.file(position, &screened);
             self.alerts[position as usize] = alert;
             self.screened[position as usize] = screened;
+            self.sketches[position as usize] = sketch;
             return;
         }
         let position = self.alerts.len() as u32;
@@ -567,6 +684,7 @@ impl Watchlist {
         self.by_id.insert(alert.alert_id.clone(), position);
         self.alerts.push(alert);
         self.screened.push(screened);
+        self.sketches.push(sketch);
     }
 
     fn file(&mut self, position: u32, screened: &Screened) {
@@ -636,11 +754,29 @@ impl Watchlist {
         let query = self.query(person);
         let keys = self.query_keys(&query.name.folded, person.birth_date);
         let candidates = self.candidates(&keys);
+        let sketch = PersonSketch::new(&query.name.folded);
         self.ranked(
             candidates
                 .into_iter()
-                .filter_map(|position| self.score(position as usize, &query)),
+                .map(|position| position as usize)
+                .filter(|&position| self.may_reach(&sketch, position))
+                .filter_map(|position| self.score(position, &query)),
         )
+    }
+
+    /// Whether a candidate's name, by its sketch, could reach the threshold with every other
+    /// field agreeing: the most any candidate's score can be, since a field left out or
+    /// agreeing less only lowers the weighted mean.
+    fn may_reach(&self, person: &PersonSketch, position: usize) -> bool {
+        let bound = self
+            .sketches
+            .get(position)
+            .and_then(|alert| name_similarity_bound(person, alert));
+        let Some(bound) = bound else {
+            return true;
+        };
+        let others = BIRTH_WEIGHT + NATIONALITY_WEIGHT + SEX_WEIGHT;
+        bound * NAME_WEIGHT + others + BOUND_SLACK >= self.rules.threshold * (NAME_WEIGHT + others)
     }
 
     /// The alerts filed under any of these keys, each once, in the order of the list (so that
@@ -993,6 +1129,23 @@ mod tests {
             let bounded = name_similarity_reaching(&a, &b, |score| score >= threshold);
             if exact >= threshold {
                 proptest::prop_assert_eq!(bounded.map(f64::to_bits), Some(exact.to_bits()));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_names_sketch_never_bounds_it_below_its_similarity(
+            a in "[A-FJWY]{1,7}( [A-FJWY]{1,9}){0,4}",
+            b in "[A-FJWY]{1,7}( [A-FJWY]{1,9}){0,4}",
+        ) {
+            let (a, b) = (Folded::new(&a), Folded::new(&b));
+            let exact = name_similarity_reaching(&a, &b, |_| true).unwrap_or_default();
+            let bound = name_similarity_bound(&PersonSketch::new(&a), &NameSketch::new(&b));
+            let sketched = |name: &Folded| name.words().count() <= SKETCHED_WORDS;
+            proptest::prop_assert_eq!(bound.is_some(), sketched(&a) && sketched(&b));
+            if let Some(bound) = bound {
+                proptest::prop_assert!(bound + BOUND_SLACK >= exact, "{} < {}", bound, exact);
             }
         }
     }
