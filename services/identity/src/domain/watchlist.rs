@@ -21,7 +21,7 @@ use std::{
 use chrono::{Datelike, Days, NaiveDate};
 
 use super::{
-    jaro_winkler::{LetterSketch, jaro_winkler, jaro_winkler_bound, sketch_bound},
+    jaro_winkler::{LetterSketch, jaro_winkler, jaro_winkler_bound, reciprocal, sketch_bound},
     mrz::Sex,
     transliteration::{fold, to_mrz_alphabet},
 };
@@ -295,7 +295,7 @@ fn name_similarity_reaching(a: &Folded, b: &Folded, enough: impl Fn(f64) -> bool
 /// Words of a name that a sketch holds; a name with more (rare) is always scored.
 const SKETCHED_WORDS: usize = 4;
 
-/// A name reduced to its words' letter sketches, 16 bytes. Kept apart from the alerts'
+/// A name reduced to its words' letter sketches, 32 bytes. Kept apart from the alerts'
 /// records, the sketches let a screening reject nearly all of its hundreds of candidates
 /// (most share a key with the person, not their name) from a dense array, without reading a
 /// record. Empty when the bound cannot speak for the name: a word that is not A-Z or is too
@@ -320,13 +320,13 @@ impl NameSketch {
         self.0.iter().map_while(|word| *word)
     }
 
-    /// Letters of the name, and the share of them that `bests` (each word's best bound)
-    /// counts, as `directed_similarity` weighs words; None for an empty sketch.
-    fn counted_share(&self, bests: &[f64; SKETCHED_WORDS]) -> Option<(u32, f64)> {
-        let letters: u32 = self.words().map(LetterSketch::length).sum();
-        if letters == 0 {
-            return None;
-        }
+    fn letters(&self) -> u32 {
+        self.words().map(LetterSketch::length).sum()
+    }
+
+    /// The share of the name's letters that `bests` (each word's best bound) counts, as
+    /// `directed_similarity` weighs words.
+    fn counted_share(&self, bests: &[f64; SKETCHED_WORDS], letters: u32) -> f64 {
         let counted: f64 = self
             .words()
             .zip(bests)
@@ -340,38 +340,35 @@ impl NameSketch {
                 best * f64::from(word.length())
             })
             .sum();
-        Some((letters, counted / f64::from(letters)))
+        counted * reciprocal(letters)
     }
 }
 
-/// The person's name sketch, with each word's first letter: a pair's bound reads one side's.
+/// The person's name sketch, with its letters counted once for all candidates.
 struct PersonSketch {
     name: NameSketch,
-    firsts: [u8; SKETCHED_WORDS],
+    letters: u32,
 }
 
 impl PersonSketch {
     fn new(name: &Folded) -> Self {
-        let mut firsts = [0; SKETCHED_WORDS];
-        for (first, word) in firsts.iter_mut().zip(name.words()) {
-            *first = word.first().copied().unwrap_or_default();
-        }
+        let name = NameSketch::new(name);
         Self {
-            name: NameSketch::new(name),
-            firsts,
+            letters: name.letters(),
+            name,
         }
     }
 }
 
 /// An upper bound of `word_similarity` of a person's word and an alert's, from sketches.
-fn word_similarity_bound(word: LetterSketch, first: u8, other: LetterSketch) -> f64 {
+fn word_similarity_bound(word: LetterSketch, other: LetterSketch) -> f64 {
     let (short, long) = (
         word.length().min(other.length()),
         word.length().max(other.length()),
     );
-    let bound = sketch_bound(word, first, other);
+    let bound = sketch_bound(word, other);
     if short * 2 < long {
-        bound * f64::from(2 * short) / f64::from(long)
+        bound * f64::from(2 * short) * reciprocal(long)
     } else {
         bound
     }
@@ -381,23 +378,22 @@ fn word_similarity_bound(word: LetterSketch, first: u8, other: LetterSketch) -> 
 /// empty: the sums of `name_similarity_reaching`, of each word's best bound instead of its
 /// best score, so each word adds at least what its score would.
 fn name_similarity_bound(person: &PersonSketch, alert: &NameSketch) -> Option<f64> {
+    let alert_letters = alert.letters();
+    if person.letters == 0 || alert_letters == 0 {
+        return None;
+    }
     let mut person_bests = [0.0; SKETCHED_WORDS];
     let mut alert_bests = [0.0; SKETCHED_WORDS];
-    for ((word, &first), person_best) in person
-        .name
-        .words()
-        .zip(&person.firsts)
-        .zip(&mut person_bests)
-    {
+    for (word, person_best) in person.name.words().zip(&mut person_bests) {
         for (other, alert_best) in alert.words().zip(&mut alert_bests) {
-            let bound = word_similarity_bound(word, first, other);
+            let bound = word_similarity_bound(word, other);
             *person_best = f64::max(*person_best, bound);
             *alert_best = f64::max(*alert_best, bound);
         }
     }
-    let (person_letters, person_share) = person.name.counted_share(&person_bests)?;
-    let (alert_letters, alert_share) = alert.counted_share(&alert_bests)?;
-    let (shorter, longer) = if person_letters <= alert_letters {
+    let person_share = person.name.counted_share(&person_bests, person.letters);
+    let alert_share = alert.counted_share(&alert_bests, alert_letters);
+    let (shorter, longer) = if person.letters <= alert_letters {
         (person_share, alert_share)
     } else {
         (alert_share, person_share)
