@@ -292,10 +292,11 @@ fn name_similarity_reaching(a: &Folded, b: &Folded, enough: impl Fn(f64) -> bool
     Some(SHORTER_NAME_WEIGHT * forward + rest * backward)
 }
 
-/// Words of a name that a sketch holds; a name with more (rare) is always scored.
-const SKETCHED_WORDS: usize = 4;
+/// Words of a name that a sketch holds, so that an alert's sketch is 32 bytes; a name with
+/// more is always scored.
+const SKETCHED_WORDS: usize = 3;
 
-/// A name reduced to its words' letter sketches, 32 bytes. Kept apart from the alerts'
+/// A name reduced to its words' letter sketches. Kept apart from the alerts'
 /// records, the sketches let a screening reject nearly all of its hundreds of candidates
 /// (most share a key with the person, not their name) from a dense array, without reading a
 /// record. Empty when the bound cannot speak for the name: a word that is not A-Z or is too
@@ -360,6 +361,69 @@ impl PersonSketch {
     }
 }
 
+/// What the filter in front of scoring reads of an alert: its name's sketch, and how much of
+/// a date of birth it knows, which caps what the date can add to its score.
+#[derive(Debug, Clone, Copy)]
+struct AlertSketch {
+    name: NameSketch,
+    birth: BirthKnown,
+}
+
+/// How much of a date of birth an alert knows.
+#[derive(Debug, Clone, Copy)]
+enum BirthKnown {
+    Exact,
+    Year,
+    Unknown,
+}
+
+impl From<BirthDate> for BirthKnown {
+    fn from(birth: BirthDate) -> Self {
+        match birth {
+            BirthDate::Exact(_) => Self::Exact,
+            BirthDate::Year(_) => Self::Year,
+            BirthDate::Unknown => Self::Unknown,
+        }
+    }
+}
+
+/// The least name similarity with which an alert could still reach the threshold, for each
+/// `BirthKnown`: the score with every other field at its best, nationality and sex equal and
+/// the date as close as the alert's precision allows (left out when either side does not
+/// know it), since a field left out or agreeing less only lowers the weighted mean.
+#[derive(Debug, Clone, Copy)]
+struct LeastNames {
+    exact: f64,
+    year: f64,
+    unknown: f64,
+}
+
+impl LeastNames {
+    fn new(threshold: f64, person_born: bool) -> Self {
+        let least = |birth: Option<f64>| {
+            let others = NATIONALITY_WEIGHT + SEX_WEIGHT;
+            let (added, weights) = match birth {
+                Some(score) => (others + score * BIRTH_WEIGHT, others + BIRTH_WEIGHT),
+                None => (others, others),
+            };
+            (threshold * (NAME_WEIGHT + weights) - added) / NAME_WEIGHT - BOUND_SLACK
+        };
+        Self {
+            exact: least(person_born.then_some(1.0)),
+            year: least(person_born.then_some(YEAR_ONLY_SCORE)),
+            unknown: least(None),
+        }
+    }
+
+    fn of(&self, birth: BirthKnown) -> f64 {
+        match birth {
+            BirthKnown::Exact => self.exact,
+            BirthKnown::Year => self.year,
+            BirthKnown::Unknown => self.unknown,
+        }
+    }
+}
+
 /// An upper bound of `word_similarity` of a person's word and an alert's, from sketches.
 fn word_similarity_bound(word: LetterSketch, other: LetterSketch) -> f64 {
     let (short, long) = (
@@ -387,8 +451,13 @@ fn name_similarity_bound(person: &PersonSketch, alert: &NameSketch) -> Option<f6
     for (word, person_best) in person.name.words().zip(&mut person_bests) {
         for (other, alert_best) in alert.words().zip(&mut alert_bests) {
             let bound = word_similarity_bound(word, other);
-            *person_best = f64::max(*person_best, bound);
-            *alert_best = f64::max(*alert_best, bound);
+            // Not f64::max: bounds are never NaN, and its NaN handling costs.
+            if bound > *person_best {
+                *person_best = bound;
+            }
+            if bound > *alert_best {
+                *alert_best = bound;
+            }
         }
     }
     let person_share = person.name.counted_share(&person_bests, person.letters);
@@ -602,7 +671,7 @@ fn name_keys(name: &Folded, bucket: u64, inner: bool, out: &mut Vec<u64>) {
 pub struct Watchlist {
     alerts: Vec<Alert>,
     screened: Vec<Screened>,
-    sketches: Vec<NameSketch>,
+    sketches: Vec<AlertSketch>,
     postings: Postings,
     by_id: HashMap<String, u32>,
     nationalities: HashMap<String, u32>,
@@ -659,7 +728,10 @@ impl Watchlist {
             let next = self.nationalities.len() as u32;
             *self.nationalities.entry(code.clone()).or_insert(next)
         });
-        let sketch = NameSketch::new(&name);
+        let sketch = AlertSketch {
+            name: NameSketch::new(&name),
+            birth: alert.birth_date.into(),
+        };
         let screened = Screened {
             name,
             birth_date: alert.birth_date,
@@ -751,28 +823,24 @@ impl Watchlist {
         let keys = self.query_keys(&query.name.folded, person.birth_date);
         let candidates = self.candidates(&keys);
         let sketch = PersonSketch::new(&query.name.folded);
+        let least_names = LeastNames::new(self.rules.threshold, person.birth_date.is_some());
         self.ranked(
             candidates
                 .into_iter()
                 .map(|position| position as usize)
-                .filter(|&position| self.may_reach(&sketch, position))
+                .filter(|&position| self.may_reach(&sketch, &least_names, position))
                 .filter_map(|position| self.score(position, &query)),
         )
     }
 
     /// Whether a candidate's name, by its sketch, could reach the threshold with every other
-    /// field agreeing: the most any candidate's score can be, since a field left out or
-    /// agreeing less only lowers the weighted mean.
-    fn may_reach(&self, person: &PersonSketch, position: usize) -> bool {
-        let bound = self
-            .sketches
-            .get(position)
-            .and_then(|alert| name_similarity_bound(person, alert));
-        let Some(bound) = bound else {
+    /// field at its best. A candidate without a sketch is scored.
+    fn may_reach(&self, person: &PersonSketch, least: &LeastNames, position: usize) -> bool {
+        let Some(alert) = self.sketches.get(position) else {
             return true;
         };
-        let others = BIRTH_WEIGHT + NATIONALITY_WEIGHT + SEX_WEIGHT;
-        bound * NAME_WEIGHT + others + BOUND_SLACK >= self.rules.threshold * (NAME_WEIGHT + others)
+        name_similarity_bound(person, &alert.name)
+            .is_none_or(|bound| bound >= least.of(alert.birth))
     }
 
     /// The alerts filed under any of these keys, each once, in the order of the list (so that
@@ -1142,6 +1210,41 @@ mod tests {
             proptest::prop_assert_eq!(bound.is_some(), sketched(&a) && sketched(&b));
             if let Some(bound) = bound {
                 proptest::prop_assert!(bound + BOUND_SLACK >= exact, "{} < {}", bound, exact);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_filter_in_front_of_scoring_keeps_every_hit(
+            a in "[A-FJWY]{1,7}( [A-FJWY]{1,9}){0,3}",
+            b in "[A-FJWY]{1,7}( [A-FJWY]{1,9}){0,3}",
+            precision in 0u8..3,
+            person_born in proptest::bool::ANY,
+            same_nationality in proptest::bool::ANY,
+            threshold in 0.5f64..1.0,
+        ) {
+            let born = ymd(1980, 6, 15);
+            let birth = match precision {
+                0 => BirthDate::Exact(born),
+                1 => BirthDate::Year(1980),
+                _ => BirthDate::Unknown,
+            };
+            let mut list = Watchlist::new(MatchRules { threshold, birth_date_tolerance_days: 0 });
+            list.insert(Alert {
+                nationality: Some("SRB".into()),
+                sex: Some(Sex::Female),
+                ..alert("A-1", &a, "", birth)
+            });
+            let person = Person {
+                nationality: Some(if same_nationality { "SRB" } else { "UKR" }.into()),
+                sex: Some(Sex::Female),
+                ..person(&b, "", person_born.then_some(born))
+            };
+            let query = list.query(&person);
+            if list.score(0, &query).is_some() {
+                let least = LeastNames::new(threshold, person_born);
+                proptest::prop_assert!(list.may_reach(&PersonSketch::new(&query.name.folded), &least, 0));
             }
         }
     }
