@@ -8,9 +8,10 @@
 //! combined with pairs of name-word keys (prefix, suffix, consonant skeleton of two folded
 //! words); and every alert is also filed by name alone, for travellers whose own date of birth
 //! is unknown. A query looks up only the keys its own date and words produce, then scores those
-//! candidates with Jaro-Winkler. A variant that changes one word is found through the other
-//! word and whichever of the changed word's keys survived; an alert with an exact date is
-//! always a candidate on that date.
+//! candidates with Jaro-Winkler, except those whose name sketch (letters and prefix of each
+//! word) already bounds their score below the threshold. A variant that changes one word is
+//! found through the other word and whichever of the changed word's keys survived; an alert
+//! with an exact date is always a candidate on that date.
 
 use std::{
     cell::RefCell,
@@ -1170,6 +1171,7 @@ mod tests {
     #[test]
     fn an_alerts_scoring_record_is_one_cache_line() {
         assert_eq!(std::mem::size_of::<Screened>(), 64);
+        assert_eq!(std::mem::size_of::<AlertSketch>(), 32);
         let long = "KARAGIANNOPOULOS PAPADIMITRIOU ALEKSANDROS";
         let name = Folded::new(long);
         assert!(matches!(name.text, Text::Boxed(_)));
