@@ -1020,20 +1020,25 @@ impl IdentityService for IdentityApi {
         }
         violations.into_result(())?;
         let watchlist = Arc::clone(&self.watchlist);
-        let hits = tokio::task::spawn_blocking(move || watchlist.screen_all(&persons))
-            .await
-            .map_err(|e| error::internal("screening a manifest", e))?
-            .ok_or_else(|| error::internal("screening a manifest", "a screening worker failed"))?;
-        let mut flagged = Vec::new();
-        for (index, (hits, document)) in hits.into_iter().zip(documents).enumerate() {
-            let document_report = match document {
+        let screening = tokio::task::spawn_blocking(move || watchlist.screen_all(&persons));
+        // The documents are looked up while the watchlist is screened, not after it.
+        let mut reports = Vec::with_capacity(documents.len());
+        for document in documents {
+            reports.push(match document {
                 Some(key) => self
                     .documents
                     .lookup(&key)
                     .await
                     .map_err(|e| error::internal("looking up a document report", e))?,
                 None => None,
-            };
+            });
+        }
+        let hits = screening
+            .await
+            .map_err(|e| error::internal("screening a manifest", e))?
+            .ok_or_else(|| error::internal("screening a manifest", "a screening worker failed"))?;
+        let mut flagged = Vec::new();
+        for (index, (hits, document_report)) in hits.into_iter().zip(reports).enumerate() {
             if !hits.is_empty() || document_report.is_some() {
                 flagged.push(pb::PassengerScreening {
                     index: index as u32,

@@ -6,6 +6,8 @@
 //! stack instead of allocated flags over decoded chars make each comparison a few dozen
 //! instructions.
 
+use std::num::NonZeroU64;
+
 /// Longest word the bit masks hold; longer words (no real name part) take strsim's path.
 const MAX_LETTERS: usize = 64;
 
@@ -126,6 +128,105 @@ pub fn jaro_winkler_bound(a: &[u8], b: &[u8]) -> f64 {
     jaro + 0.1 * prefix_length as f64 * (1.0 - jaro)
 }
 
+/// A word reduced to what `sketch_bound` reads: the set of its letters (bits 0-25), its
+/// length (bits 26-31) and its first four letters (five bits each from bit 32, 0 past the
+/// end). Eight bytes instead of the word, so that a screening can reject most candidates
+/// from a dense array of sketches without reading their records. Never zero (a word has a
+/// letter), so that an absent word costs no space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LetterSketch(NonZeroU64);
+
+/// Longest word a sketch holds: what the six bits of the length field count.
+const MAX_SKETCHED_LETTERS: usize = 63;
+const LENGTH_SHIFT: u32 = 26;
+const LETTER_BITS: u64 = (1 << LENGTH_SHIFT) - 1;
+const PREFIX_SHIFT: u32 = 32;
+/// Bits of one letter of the prefix: A is 1, so that 0 marks a word's end.
+const PREFIX_LETTER_BITS: u32 = 5;
+const PREFIX_BITS: u64 = (1 << (4 * PREFIX_LETTER_BITS)) - 1;
+
+impl LetterSketch {
+    /// The sketch of a word of 1 to 63 letters A-Z; None for any other word, which the
+    /// bound cannot speak for.
+    pub fn of(word: &[u8]) -> Option<Self> {
+        if word.len() > MAX_SKETCHED_LETTERS || !all_capital_letters(word) {
+            return None;
+        }
+        let letters = word
+            .iter()
+            .fold(0u64, |set, &letter| set | letter_bit(letter));
+        let prefix = word.iter().take(4).rev().fold(0u64, |prefix, &letter| {
+            prefix << PREFIX_LETTER_BITS | u64::from(letter - b'A' + 1)
+        });
+        NonZeroU64::new(letters | (word.len() as u64) << LENGTH_SHIFT | prefix << PREFIX_SHIFT)
+            .map(Self)
+    }
+
+    fn letters(self) -> u64 {
+        self.0.get() & LETTER_BITS
+    }
+
+    pub fn length(self) -> u32 {
+        (self.0.get() >> LENGTH_SHIFT) as u32 & 63
+    }
+
+    fn prefix(self) -> u64 {
+        self.0.get() >> PREFIX_SHIFT & PREFIX_BITS
+    }
+}
+
+/// A letter A-Z as a sketch's letter set has it; no bit for any other byte.
+fn letter_bit(letter: u8) -> u64 {
+    if letter.is_ascii_uppercase() {
+        1 << (letter - b'A')
+    } else {
+        0
+    }
+}
+
+/// 1/n for the lengths of words and names that bounds divide by: a bound multiplies instead,
+/// since a division costs as much as the rest of it and a screening bounds thousands of pairs.
+const RECIPROCALS: [f64; 256] = {
+    let mut reciprocals = [0.0; 256];
+    let mut n = 1;
+    while n < reciprocals.len() {
+        reciprocals[n] = 1.0 / n as f64;
+        n += 1;
+    }
+    reciprocals
+};
+
+/// 1/n as the table has it, for n below 256 (every sketched length).
+pub fn reciprocal(n: u32) -> f64 {
+    RECIPROCALS
+        .get(n as usize)
+        .copied()
+        .unwrap_or(1.0 / f64::from(n))
+}
+
+/// An upper bound of `jaro_winkler(a, b)` and `jaro_winkler(b, a)` from the words' sketches:
+/// each letter of a that b lacks (counted once, though it may occur more often) leaves at
+/// most the rest of a's letters to match, and the other way round; there are no
+/// transpositions at best; the common prefix is read off the sketches. Multiplying by
+/// reciprocals may round differently from dividing, by far less than the slack callers add
+/// to a bound.
+pub fn sketch_bound(a: LetterSketch, b: LetterSketch) -> f64 {
+    let (a_letters, b_letters) = (a.letters(), b.letters());
+    let matches = (a.length() - (a_letters & !b_letters).count_ones())
+        .min(b.length() - (b_letters & !a_letters).count_ones());
+    if matches == 0 {
+        return 0.0;
+    }
+    let matches = f64::from(matches);
+    let jaro = (matches * reciprocal(a.length()) + matches * reciprocal(b.length()) + 1.0) / 3.0;
+    // Equal letters up to the first that differs; a shorter word's end differs from a letter.
+    let prefix_length = ((a.prefix() ^ b.prefix()).trailing_zeros() / PREFIX_LETTER_BITS)
+        .min(a.length())
+        .min(b.length())
+        .min(4);
+    jaro + 0.1 * f64::from(prefix_length) * (1.0 - jaro)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -150,6 +251,20 @@ mod tests {
             );
         }
         assert!((jaro_winkler(b"MARTHA", b"MARHTA") - 0.961).abs() < 0.001);
+    }
+
+    #[test]
+    fn only_words_of_63_letters_a_z_at_most_have_a_sketch() {
+        let sketch = |word: &[u8]| LetterSketch::of(word).unwrap();
+        assert_eq!(sketch(b"ANNA").length(), 4);
+        assert_eq!(sketch(&[b'Z'; 63]).length(), 63);
+        for word in [&b""[..], &[b'A'; 64], b"M\xc3\xbcLLER", b"O'NEIL"] {
+            assert_eq!(LetterSketch::of(word), None);
+        }
+        // Equal words score 1, and so do their sketches, prefix and all.
+        assert_eq!(sketch_bound(sketch(b"ANA"), sketch(b"ANA")), 1.0);
+        assert_eq!(sketch_bound(sketch(b"SMIT"), sketch(b"SMIT")), 1.0);
+        assert_eq!(sketch_bound(sketch(b"AN"), sketch(b"BOT")), 0.0);
     }
 
     #[test]
@@ -178,6 +293,16 @@ mod tests {
             prop_assert!(jaro_winkler_bound(a.as_bytes(), b.as_bytes()) + 1e-9 >= jaro_winkler(a.as_bytes(), b.as_bytes()));
             prop_assert!(jaro_winkler_bound(b.as_bytes(), a.as_bytes()) + 1e-9 >= jaro_winkler(b.as_bytes(), a.as_bytes()));
             prop_assert!(jaro_winkler_bound(c.as_bytes(), b.as_bytes()) + 1e-9 >= jaro_winkler(c.as_bytes(), b.as_bytes()));
+        }
+
+        #[test]
+        fn the_sketch_bound_is_never_below_the_score(a in "[A-H]{1,12}", b in "[A-J]{1,14}") {
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            let (sketch_a, sketch_b) = (LetterSketch::of(a).unwrap(), LetterSketch::of(b).unwrap());
+            let bound = sketch_bound(sketch_a, sketch_b);
+            prop_assert!(bound + 1e-9 >= jaro_winkler(a, b), "{bound}");
+            prop_assert!(bound + 1e-9 >= jaro_winkler(b, a), "{bound}");
+            prop_assert!(sketch_bound(sketch_b, sketch_a) + 1e-9 >= jaro_winkler(a, b));
         }
     }
 }

@@ -8,9 +8,10 @@
 //! combined with pairs of name-word keys (prefix, suffix, consonant skeleton of two folded
 //! words); and every alert is also filed by name alone, for travellers whose own date of birth
 //! is unknown. A query looks up only the keys its own date and words produce, then scores those
-//! candidates with Jaro-Winkler. A variant that changes one word is found through the other
-//! word and whichever of the changed word's keys survived; an alert with an exact date is
-//! always a candidate on that date.
+//! candidates with Jaro-Winkler, except those whose name sketch (letters and prefix of each
+//! word) already bounds their score below the threshold. A variant that changes one word is
+//! found through the other word and whichever of the changed word's keys survived; an alert
+//! with an exact date is always a candidate on that date.
 
 use std::{
     cell::RefCell,
@@ -21,7 +22,7 @@ use std::{
 use chrono::{Datelike, Days, NaiveDate};
 
 use super::{
-    jaro_winkler::{jaro_winkler, jaro_winkler_bound},
+    jaro_winkler::{LetterSketch, jaro_winkler, jaro_winkler_bound, reciprocal, sketch_bound},
     mrz::Sex,
     transliteration::{fold, to_mrz_alphabet},
 };
@@ -292,6 +293,184 @@ fn name_similarity_reaching(a: &Folded, b: &Folded, enough: impl Fn(f64) -> bool
     Some(SHORTER_NAME_WEIGHT * forward + rest * backward)
 }
 
+/// Words of a name that a sketch holds, so that an alert's sketch is 32 bytes; a name with
+/// more is always scored.
+const SKETCHED_WORDS: usize = 3;
+
+/// A name reduced to its words' letter sketches. Kept apart from the alerts'
+/// records, the sketches let a screening reject nearly all of its hundreds of candidates
+/// (most share a key with the person, not their name) from a dense array, without reading a
+/// record. Empty when the bound cannot speak for the name: a word that is not A-Z or is too
+/// long, more words than a sketch holds, or none.
+#[derive(Debug, Clone, Copy, Default)]
+struct NameSketch([Option<LetterSketch>; SKETCHED_WORDS]);
+
+impl NameSketch {
+    fn new(name: &Folded) -> Self {
+        let mut sketch = Self::default();
+        let mut slots = sketch.0.iter_mut();
+        for word in name.words() {
+            match (slots.next(), LetterSketch::of(word)) {
+                (Some(slot), Some(letters)) => *slot = Some(letters),
+                _ => return Self::default(),
+            }
+        }
+        sketch
+    }
+
+    fn words(&self) -> impl Iterator<Item = LetterSketch> + '_ {
+        self.0.iter().map_while(|word| *word)
+    }
+
+    fn letters(&self) -> u32 {
+        self.words().map(LetterSketch::length).sum()
+    }
+
+    /// The share of the name's letters that `bests` (each word's best bound) counts, as
+    /// `directed_similarity` weighs words.
+    fn counted_share(&self, bests: &[f64; SKETCHED_WORDS], letters: u32) -> f64 {
+        let counted: f64 = self
+            .words()
+            .zip(bests)
+            .map(|(word, &best)| {
+                // Below the floor even at best, the word's score could not count.
+                let best = if best + BOUND_SLACK < WORD_FLOOR {
+                    0.0
+                } else {
+                    best
+                };
+                best * f64::from(word.length())
+            })
+            .sum();
+        counted * reciprocal(letters)
+    }
+}
+
+/// The person's name sketch, with its letters counted once for all candidates.
+struct PersonSketch {
+    name: NameSketch,
+    letters: u32,
+}
+
+impl PersonSketch {
+    fn new(name: &Folded) -> Self {
+        let name = NameSketch::new(name);
+        Self {
+            letters: name.letters(),
+            name,
+        }
+    }
+}
+
+/// What the filter in front of scoring reads of an alert: its name's sketch, and how much of
+/// a date of birth it knows, which caps what the date can add to its score.
+#[derive(Debug, Clone, Copy)]
+struct AlertSketch {
+    name: NameSketch,
+    birth: BirthKnown,
+}
+
+/// How much of a date of birth an alert knows.
+#[derive(Debug, Clone, Copy)]
+enum BirthKnown {
+    Exact,
+    Year,
+    Unknown,
+}
+
+impl From<BirthDate> for BirthKnown {
+    fn from(birth: BirthDate) -> Self {
+        match birth {
+            BirthDate::Exact(_) => Self::Exact,
+            BirthDate::Year(_) => Self::Year,
+            BirthDate::Unknown => Self::Unknown,
+        }
+    }
+}
+
+/// The least name similarity with which an alert could still reach the threshold, for each
+/// `BirthKnown`: the score with every other field at its best, nationality and sex equal and
+/// the date as close as the alert's precision allows (left out when either side does not
+/// know it), since a field left out or agreeing less only lowers the weighted mean.
+#[derive(Debug, Clone, Copy)]
+struct LeastNames {
+    exact: f64,
+    year: f64,
+    unknown: f64,
+}
+
+impl LeastNames {
+    fn new(threshold: f64, person_born: bool) -> Self {
+        let least = |birth: Option<f64>| {
+            let others = NATIONALITY_WEIGHT + SEX_WEIGHT;
+            let (added, weights) = match birth {
+                Some(score) => (others + score * BIRTH_WEIGHT, others + BIRTH_WEIGHT),
+                None => (others, others),
+            };
+            (threshold * (NAME_WEIGHT + weights) - added) / NAME_WEIGHT - BOUND_SLACK
+        };
+        Self {
+            exact: least(person_born.then_some(1.0)),
+            year: least(person_born.then_some(YEAR_ONLY_SCORE)),
+            unknown: least(None),
+        }
+    }
+
+    fn of(&self, birth: BirthKnown) -> f64 {
+        match birth {
+            BirthKnown::Exact => self.exact,
+            BirthKnown::Year => self.year,
+            BirthKnown::Unknown => self.unknown,
+        }
+    }
+}
+
+/// An upper bound of `word_similarity` of a person's word and an alert's, from sketches.
+fn word_similarity_bound(word: LetterSketch, other: LetterSketch) -> f64 {
+    let (short, long) = (
+        word.length().min(other.length()),
+        word.length().max(other.length()),
+    );
+    let bound = sketch_bound(word, other);
+    if short * 2 < long {
+        bound * f64::from(2 * short) * reciprocal(long)
+    } else {
+        bound
+    }
+}
+
+/// An upper bound of the name similarity of a person and an alert, None when a sketch is
+/// empty: the sums of `name_similarity_reaching`, of each word's best bound instead of its
+/// best score, so each word adds at least what its score would.
+fn name_similarity_bound(person: &PersonSketch, alert: &NameSketch) -> Option<f64> {
+    let alert_letters = alert.letters();
+    if person.letters == 0 || alert_letters == 0 {
+        return None;
+    }
+    let mut person_bests = [0.0; SKETCHED_WORDS];
+    let mut alert_bests = [0.0; SKETCHED_WORDS];
+    for (word, person_best) in person.name.words().zip(&mut person_bests) {
+        for (other, alert_best) in alert.words().zip(&mut alert_bests) {
+            let bound = word_similarity_bound(word, other);
+            // Not f64::max: bounds are never NaN, and its NaN handling costs.
+            if bound > *person_best {
+                *person_best = bound;
+            }
+            if bound > *alert_best {
+                *alert_best = bound;
+            }
+        }
+    }
+    let person_share = person.name.counted_share(&person_bests, person.letters);
+    let alert_share = alert.counted_share(&alert_bests, alert_letters);
+    let (shorter, longer) = if person.letters <= alert_letters {
+        (person_share, alert_share)
+    } else {
+        (alert_share, person_share)
+    };
+    Some(SHORTER_NAME_WEIGHT * shorter + (1.0 - SHORTER_NAME_WEIGHT) * longer)
+}
+
 enum BirthComparison {
     /// Both dates known and irreconcilable: the alert is someone else.
     Contradicts,
@@ -493,6 +672,7 @@ fn name_keys(name: &Folded, bucket: u64, inner: bool, out: &mut Vec<u64>) {
 pub struct Watchlist {
     alerts: Vec<Alert>,
     screened: Vec<Screened>,
+    sketches: Vec<AlertSketch>,
     postings: Postings,
     by_id: HashMap<String, u32>,
     nationalities: HashMap<String, u32>,
@@ -504,6 +684,7 @@ impl Watchlist {
         Self {
             alerts: Vec::new(),
             screened: Vec::new(),
+            sketches: Vec::new(),
             postings: Postings::default(),
             by_id: HashMap::new(),
             nationalities: HashMap::new(),
@@ -548,6 +729,10 @@ impl Watchlist {
             let next = self.nationalities.len() as u32;
             *self.nationalities.entry(code.clone()).or_insert(next)
         });
+        let sketch = AlertSketch {
+            name: NameSketch::new(&name),
+            birth: alert.birth_date.into(),
+        };
         let screened = Screened {
             name,
             birth_date: alert.birth_date,
@@ -560,6 +745,7 @@ impl Watchlist {
             self.file(position, &screened);
             self.alerts[position as usize] = alert;
             self.screened[position as usize] = screened;
+            self.sketches[position as usize] = sketch;
             return;
         }
         let position = self.alerts.len() as u32;
@@ -567,6 +753,7 @@ impl Watchlist {
         self.by_id.insert(alert.alert_id.clone(), position);
         self.alerts.push(alert);
         self.screened.push(screened);
+        self.sketches.push(sketch);
     }
 
     fn file(&mut self, position: u32, screened: &Screened) {
@@ -636,11 +823,25 @@ impl Watchlist {
         let query = self.query(person);
         let keys = self.query_keys(&query.name.folded, person.birth_date);
         let candidates = self.candidates(&keys);
+        let sketch = PersonSketch::new(&query.name.folded);
+        let least_names = LeastNames::new(self.rules.threshold, person.birth_date.is_some());
         self.ranked(
             candidates
                 .into_iter()
-                .filter_map(|position| self.score(position as usize, &query)),
+                .map(|position| position as usize)
+                .filter(|&position| self.may_reach(&sketch, &least_names, position))
+                .filter_map(|position| self.score(position, &query)),
         )
+    }
+
+    /// Whether a candidate's name, by its sketch, could reach the threshold with every other
+    /// field at its best. A candidate without a sketch is scored.
+    fn may_reach(&self, person: &PersonSketch, least: &LeastNames, position: usize) -> bool {
+        let Some(alert) = self.sketches.get(position) else {
+            return true;
+        };
+        name_similarity_bound(person, &alert.name)
+            .is_none_or(|bound| bound >= least.of(alert.birth))
     }
 
     /// The alerts filed under any of these keys, each once, in the order of the list (so that
@@ -970,6 +1171,7 @@ mod tests {
     #[test]
     fn an_alerts_scoring_record_is_one_cache_line() {
         assert_eq!(std::mem::size_of::<Screened>(), 64);
+        assert_eq!(std::mem::size_of::<AlertSketch>(), 32);
         let long = "KARAGIANNOPOULOS PAPADIMITRIOU ALEKSANDROS";
         let name = Folded::new(long);
         assert!(matches!(name.text, Text::Boxed(_)));
@@ -993,6 +1195,58 @@ mod tests {
             let bounded = name_similarity_reaching(&a, &b, |score| score >= threshold);
             if exact >= threshold {
                 proptest::prop_assert_eq!(bounded.map(f64::to_bits), Some(exact.to_bits()));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_names_sketch_never_bounds_it_below_its_similarity(
+            a in "[A-FJWY]{1,7}( [A-FJWY]{1,9}){0,4}",
+            b in "[A-FJWY]{1,7}( [A-FJWY]{1,9}){0,4}",
+        ) {
+            let (a, b) = (Folded::new(&a), Folded::new(&b));
+            let exact = name_similarity_reaching(&a, &b, |_| true).unwrap_or_default();
+            let bound = name_similarity_bound(&PersonSketch::new(&a), &NameSketch::new(&b));
+            let sketched = |name: &Folded| name.words().count() <= SKETCHED_WORDS;
+            proptest::prop_assert_eq!(bound.is_some(), sketched(&a) && sketched(&b));
+            if let Some(bound) = bound {
+                proptest::prop_assert!(bound + BOUND_SLACK >= exact, "{} < {}", bound, exact);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_filter_in_front_of_scoring_keeps_every_hit(
+            a in "[A-FJWY]{1,7}( [A-FJWY]{1,9}){0,3}",
+            b in "[A-FJWY]{1,7}( [A-FJWY]{1,9}){0,3}",
+            precision in 0u8..3,
+            person_born in proptest::bool::ANY,
+            same_nationality in proptest::bool::ANY,
+            threshold in 0.5f64..1.0,
+        ) {
+            let born = ymd(1980, 6, 15);
+            let birth = match precision {
+                0 => BirthDate::Exact(born),
+                1 => BirthDate::Year(1980),
+                _ => BirthDate::Unknown,
+            };
+            let mut list = Watchlist::new(MatchRules { threshold, birth_date_tolerance_days: 0 });
+            list.insert(Alert {
+                nationality: Some("SRB".into()),
+                sex: Some(Sex::Female),
+                ..alert("A-1", &a, "", birth)
+            });
+            let person = Person {
+                nationality: Some(if same_nationality { "SRB" } else { "UKR" }.into()),
+                sex: Some(Sex::Female),
+                ..person(&b, "", person_born.then_some(born))
+            };
+            let query = list.query(&person);
+            if list.score(0, &query).is_some() {
+                let least = LeastNames::new(threshold, person_born);
+                proptest::prop_assert!(list.may_reach(&PersonSketch::new(&query.name.folded), &least, 0));
             }
         }
     }
