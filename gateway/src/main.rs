@@ -13,12 +13,6 @@ use bordermesh_kit::{
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-/// A server's requests allocate and free many small buffers on several threads at once (tonic's
-/// frames, prost messages, sqlx's rows), where glibc's allocator spent a fifth of the customs
-/// benchmark's CPU time in its own locking and consolidation.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "bordermesh",

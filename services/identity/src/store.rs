@@ -1,6 +1,8 @@
 //! Persistence of traveller checks; the only place this service writes SQL.
 
-use bordermesh_kit::storage::{Backend, decode_record, encode_record, fetch_record, now_millis};
+use bordermesh_kit::storage::{
+    Backend, decode_record, encode_record, fetch_record, now_millis, scan_connection,
+};
 use bordermesh_proto::{
     common::v1::Date,
     identity::v1::{
@@ -318,7 +320,9 @@ impl Store {
 
     /// Every report's fingerprint, streamed, for (re)building the filter.
     pub async fn report_fingerprints(&self) -> sqlx::Result<Vec<u64>> {
-        let mut rows = sqlx::query("SELECT fingerprint FROM document_reports").fetch(&self.pool);
+        let mut connection = scan_connection(&self.pool).await?;
+        let mut rows =
+            sqlx::query("SELECT fingerprint FROM document_reports").fetch(&mut connection);
         let mut fingerprints = Vec::new();
         while let Some(row) = rows.try_next().await? {
             let fingerprint: i64 = row.try_get(0)?;
@@ -418,7 +422,8 @@ impl Store {
 
     /// Every alert, streamed, for building the index at start.
     pub async fn all_alerts(&self) -> anyhow::Result<Vec<WatchlistEntry>> {
-        let mut rows = sqlx::query("SELECT record FROM watchlist_entries").fetch(&self.pool);
+        let mut connection = scan_connection(&self.pool).await?;
+        let mut rows = sqlx::query("SELECT record FROM watchlist_entries").fetch(&mut connection);
         let mut entries = Vec::new();
         while let Some(row) = rows.try_next().await? {
             let record: String = row.try_get(0)?;

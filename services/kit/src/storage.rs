@@ -5,7 +5,7 @@ use std::{path::Path, str::FromStr, sync::Once, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    AnyPool, Executor,
+    AnyConnection, AnyPool, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::Migrator,
 };
@@ -75,6 +75,17 @@ pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result
         checkpoint_in_background(pool.clone());
     }
     Ok(pool)
+}
+
+/// A connection of its own for reading a whole table once (a register loaded at start): taken
+/// out of the pool and closed when dropped. On SQLite it reads without the memory map, through
+/// which every page of the scan would stay in the process's resident memory.
+pub async fn scan_connection(pool: &AnyPool) -> sqlx::Result<AnyConnection> {
+    let mut connection = pool.acquire().await?.detach();
+    if connection.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
+        connection.execute("PRAGMA mmap_size = 0").await?;
+    }
+    Ok(connection)
 }
 
 /// How soon the SQLite write-ahead log is checkpointed again after a checkpoint that found new
