@@ -333,5 +333,16 @@ mod tests {
         );
         assert!(decode_record::<prost_types::Struct>(&text).is_err());
         assert!(decode_record::<prost_types::Struct>("lz4:!!!").is_err());
+
+        let sound = encode_record(&declaration_like(20));
+        let mut block = base64::engine::general_purpose::STANDARD
+            .decode(sound.trim_start_matches(COMPRESSED_PREFIX))
+            .unwrap();
+        block[..4].copy_from_slice(&16u32.to_le_bytes());
+        let understated = format!(
+            "{COMPRESSED_PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode(block)
+        );
+        assert!(decode_record::<prost_types::Struct>(&understated).is_err());
     }
 }
