@@ -438,8 +438,16 @@ impl Saga {
             }
             let saved = self.store.step_responses(&crossing.crossing_id).await?;
             let submission = crossing.submission.clone().unwrap_or_default();
-            let answers = first_line_answers(&saved, submission.travellers.len())?;
-            let mut second_line = second_line::SecondLine::logged(&saved)?;
+            let logged = first_line_answers(&saved, submission.travellers.len())
+                .and_then(|answers| Ok((answers, second_line::SecondLine::logged(&saved)?)));
+            let (answers, mut second_line) = match logged {
+                Ok(logged) => logged,
+                Err(error) => {
+                    // One crossing whose log cannot be read must not hold up the others.
+                    tracing::warn!(crossing_id = %crossing.crossing_id, %error, "second line not applied");
+                    continue;
+                }
+            };
             second_line.merge(&read);
             let updated_decision = second_line::decide(
                 &decision,
