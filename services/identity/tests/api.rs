@@ -283,9 +283,8 @@ async fn sbc_art_6_1_stays_are_counted_from_recorded_entries_and_exits() {
     assert_eq!(assessed.window_start, date(2025, 10, 13));
 }
 
-#[tokio::test]
-async fn a_single_entry_visa_is_used_once() {
-    let mut service = start().await;
+/// Registers visa SVN0001234: one entry, 15 days, valid through July 2026.
+async fn register_single_entry_visa(service: &mut Service) {
     service
         .client
         .register_visa(pb::RegisterVisaRequest {
@@ -302,6 +301,12 @@ async fn a_single_entry_visa_is_used_once() {
         })
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_single_entry_visa_is_used_once() {
+    let mut service = start().await;
+    register_single_entry_visa(&mut service).await;
     let with_visa = |on, departure, visa: &str| {
         let mut request = crossing(Direction::Entry, on, departure);
         request.traveller.as_mut().unwrap().visa_number = visa.into();
@@ -487,22 +492,7 @@ async fn add_alert(service: &mut Service) {
 #[tokio::test]
 async fn ees_art_18_a_refused_entry_becomes_the_refusal_record_and_gives_the_visa_entry_back() {
     let mut service = start().await;
-    service
-        .client
-        .register_visa(pb::RegisterVisaRequest {
-            request_id: request_id(),
-            visa: Some(pb::IssuedVisa {
-                visa_number: "SVN0001234".into(),
-                issuing_state: "SVN".into(),
-                valid_from: date(2026, 7, 1),
-                valid_until: date(2026, 7, 31),
-                entries_allowed: 1,
-                duration_of_stay_days: 15,
-                entries_used: 0,
-            }),
-        })
-        .await
-        .unwrap();
+    register_single_entry_visa(&mut service).await;
     let mut request = crossing(Direction::Entry, date(2026, 7, 2), date(2026, 7, 5));
     request.traveller.as_mut().unwrap().visa_number = "SVN0001234".into();
     let entered = check(&mut service, request.clone()).await;
@@ -701,7 +691,7 @@ async fn decisions_need_a_known_referred_entry_check_and_name_bad_fields() {
 
 #[tokio::test]
 async fn concurrent_refusals_of_one_check_have_one_effect() {
-    let service = start().await;
+    let mut service = start().await;
     let mut client = service.client.clone();
     let entered = client
         .check_traveller(crossing(
@@ -742,23 +732,12 @@ async fn concurrent_refusals_of_one_check_have_one_effect() {
         .filter(|r| r.code == "ENTRY_REFUSED")
         .count();
     assert_eq!(refusals, 1);
-    let stay = client
-        .assess_stay(pb::AssessStayRequest {
-            issuing_state: "SRB".into(),
-            document_number: "012345678".into(),
-            on: date(2026, 7, 15),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .stay
-        .unwrap();
-    assert_eq!(stay.days_used, 0);
+    assert_eq!(days_used(&mut service, date(2026, 7, 15)).await, 0);
 }
 
 #[tokio::test]
 async fn a_storm_of_repeated_checks_records_one_entry() {
-    let service = start().await;
+    let mut service = start().await;
     let same = crossing(Direction::Entry, date(2026, 7, 15), date(2026, 7, 20));
     let copies: Vec<_> = (0..12)
         .map(|_| {
@@ -774,31 +753,13 @@ async fn a_storm_of_repeated_checks_records_one_entry() {
     assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
 
     // Refusing the one check leaves no entry behind: a second entry record would still count.
-    let mut client = service.client.clone();
-    client
-        .refuse_entry(pb::RefuseEntryRequest {
-            request_id: request_id(),
-            check_id: answers[0].check_id.clone(),
-            refusal_codes: vec!["E".into()],
-            text: "refused".into(),
-        })
+    refuse(&mut service, &answers[0].check_id, &["E"])
         .await
         .unwrap();
-    let stay = client
-        .assess_stay(pb::AssessStayRequest {
-            issuing_state: "SRB".into(),
-            document_number: "012345678".into(),
-            on: date(2026, 7, 15),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .stay
-        .unwrap();
-    assert_eq!(stay.days_used, 0);
+    assert_eq!(days_used(&mut service, date(2026, 7, 15)).await, 0);
 
     let mut changed = same;
     changed.crossing_date = date(2026, 7, 16);
-    let refused = client.check_traveller(changed).await.unwrap_err();
+    let refused = service.client.check_traveller(changed).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::AlreadyExists, "{refused:?}");
 }
