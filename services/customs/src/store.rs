@@ -264,6 +264,15 @@ mod tests {
         stores
     }
 
+    async fn lodge(store: &Store, declaration: &Declaration) {
+        let mut tx = store.pool().begin().await.unwrap();
+        store
+            .insert_declaration(&mut tx, "SI-OBREZJE", "IMPORT", declaration)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     #[tokio::test]
     async fn a_declaration_is_read_back_and_its_mrn_is_unique_on_every_backend() {
         for (store, database) in stores().await {
@@ -273,12 +282,7 @@ mod tests {
                 verdict: 1,
                 ..Default::default()
             };
-            let mut tx = store.pool().begin().await.unwrap();
-            store
-                .insert_declaration(&mut tx, "SI-OBREZJE", "IMPORT", &declaration)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
+            lodge(&store, &declaration).await;
             let id = Uuid::parse_str(&declaration.declaration_id).unwrap();
             assert_eq!(
                 store.get_declaration(id).await.unwrap(),
@@ -307,12 +311,7 @@ mod tests {
                 status: DeclarationStatus::Lodged.into(),
                 ..Default::default()
             };
-            let mut tx = store.pool().begin().await.unwrap();
-            store
-                .insert_declaration(&mut tx, "SI-OBREZJE", "IMPORT", &declaration)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
+            lodge(&store, &declaration).await;
             let id = Uuid::parse_str(&declaration.declaration_id).unwrap();
             let mut tx = store.pool().begin().await.unwrap();
             let held = store.lock_declaration(&mut tx, id).await.unwrap();
