@@ -511,16 +511,8 @@ impl Saga {
                 }
                 Agency::Sanitary => {
                     if !read.assessments.contains_key(&finding.record_id) {
-                        let mut request = Request::new(sanitary::GetAssessmentRequest {
-                            assessment_id: finding.record_id.clone(),
-                        });
-                        request.set_timeout(budget);
-                        let mut client = self.agencies.sanitary.clone();
-                        let assessment = client
-                            .get_assessment(request)
-                            .await?
-                            .into_inner()
-                            .assessment;
+                        let assessment =
+                            self.current_assessment(&finding.record_id, budget).await?;
                         if let Some(assessment) = assessment {
                             read.assessments
                                 .insert(finding.record_id.clone(), assessment);
@@ -567,6 +559,24 @@ impl Saga {
             .await?
             .into_inner()
             .declaration)
+    }
+
+    /// The sanitary assessment as it stands now.
+    async fn current_assessment(
+        &self,
+        assessment_id: &str,
+        budget: Duration,
+    ) -> Result<Option<sanitary::Assessment>, Status> {
+        let mut request = Request::new(sanitary::GetAssessmentRequest {
+            assessment_id: assessment_id.into(),
+        });
+        request.set_timeout(budget);
+        let mut client = self.agencies.sanitary.clone();
+        Ok(client
+            .get_assessment(request)
+            .await?
+            .into_inner()
+            .assessment)
     }
 }
 
