@@ -453,8 +453,6 @@ impl IdentityApi {
                 )),
                 Outcome::Refused => {}
             }
-        }
-        if change != Change::Unchanged {
             self.apply(
                 &mut tx,
                 &stored,
