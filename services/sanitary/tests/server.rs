@@ -167,6 +167,14 @@ fn post() -> CrossingPoint {
     }
 }
 
+/// Chilled Argentine beef that presents the CHED `reference`.
+fn beef_presenting(reference: &str) -> Consignment {
+    Consignment {
+        ched_reference: reference.into(),
+        ..consignment("020230", "Bos taurus", "ARG")
+    }
+}
+
 fn consignment(code: &str, species: &str, origin: &str) -> Consignment {
     Consignment {
         reference: "container-1".into(),
@@ -377,8 +385,7 @@ async fn a_ched_serves_one_consignment_and_a_second_presentation_is_refused() {
     );
     assert!(!ched.late_pre_notification);
 
-    let mut presented = consignment("020230", "Bos taurus", "ARG");
-    presented.ched_reference = ched.reference.clone();
+    let presented = beef_presenting(&ched.reference);
     let request = assess_request(vec![presented.clone()]);
     let first = server.assess(request.clone()).await;
     assert_eq!(first.consignments[0].ched_reference, ched.reference);
@@ -399,8 +406,7 @@ async fn a_ched_serves_one_consignment_and_a_second_presentation_is_refused() {
 #[tokio::test]
 async fn an_unknown_ched_reference_holds_the_consignment_and_reads_as_not_found() {
     let mut server = Sanitary::start().await;
-    let mut presented = consignment("020230", "Bos taurus", "ARG");
-    presented.ched_reference = "CHEDP.HRV.2026.99999999".into();
+    let presented = beef_presenting("CHEDP.HRV.2026.99999999");
     let assessment = server.assess(assess_request(vec![presented])).await;
     assert_eq!(assessment.verdict(), Verdict::Refer);
     assert!(codes(&assessment, 0).contains(&"CHED_NOT_FOUND".to_owned()));
@@ -420,8 +426,7 @@ async fn concurrent_presentations_of_one_ched_link_it_to_exactly_one_consignment
     let ched = server
         .submit(part_i("020230", "Bos taurus", "ARG", in_a_week()))
         .await;
-    let mut presented = consignment("020230", "Bos taurus", "ARG");
-    presented.ched_reference = ched.reference.clone();
+    let presented = beef_presenting(&ched.reference);
     let calls = (0..6).map(|_| {
         let mut client = server.client.clone();
         let request = assess_request(vec![presented.clone()]);
@@ -481,8 +486,7 @@ async fn a_pre_notification_on_the_day_of_arrival_is_flagged_late() {
         .submit(part_i("020230", "Bos taurus", "ARG", today()))
         .await;
     assert!(ched.late_pre_notification);
-    let mut presented = consignment("020230", "Bos taurus", "ARG");
-    presented.ched_reference = ched.reference;
+    let presented = beef_presenting(&ched.reference);
     let assessment = server.assess(assess_request(vec![presented])).await;
     assert!(codes(&assessment, 0).contains(&"PRE_NOTIFICATION_LATE".to_owned()));
     assert_eq!(assessment.consignments[0].verdict(), Verdict::Refer);
@@ -494,8 +498,7 @@ async fn a_ched_for_another_commodity_is_refused_and_stays_unused() {
     let cheese = server
         .submit(part_i("040690", "Bos taurus", "ARG", in_a_week()))
         .await;
-    let mut presented = consignment("020230", "Bos taurus", "ARG");
-    presented.ched_reference = cheese.reference.clone();
+    let presented = beef_presenting(&cheese.reference);
     let assessment = server.assess(assess_request(vec![presented])).await;
     assert_eq!(assessment.verdict(), Verdict::Refuse);
     assert!(codes(&assessment, 0).contains(&"CHED_COMMODITY_MISMATCH".to_owned()));
@@ -541,8 +544,7 @@ async fn a_cancelled_ched_is_refused_and_the_lifecycle_is_enforced() {
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
-    let mut presented = consignment("020230", "Bos taurus", "ARG");
-    presented.ched_reference = ched.reference;
+    let presented = beef_presenting(&ched.reference);
     let assessment = server.assess(assess_request(vec![presented])).await;
     assert_eq!(assessment.verdict(), Verdict::Refuse);
     assert!(codes(&assessment, 0).contains(&"CHED_CANCELLED".to_owned()));
@@ -554,8 +556,7 @@ async fn an_inspection_result_becomes_the_decision_read_through_the_assessment_a
     let ched = server
         .submit(part_i("020230", "Bos taurus", "ARG", in_a_week()))
         .await;
-    let mut presented = consignment("020230", "Bos taurus", "ARG");
-    presented.ched_reference = ched.reference.clone();
+    let presented = beef_presenting(&ched.reference);
     let assessment = server.assess(assess_request(vec![presented.clone()])).await;
 
     let missing_measure = server
@@ -624,8 +625,7 @@ async fn an_origin_with_high_recent_non_compliance_gets_more_physical_checks() {
         let ched = server
             .submit(part_i("020230", "Bos taurus", "ARG", in_a_week()))
             .await;
-        let mut presented = consignment("020230", "Bos taurus", "ARG");
-        presented.ched_reference = ched.reference.clone();
+        let presented = beef_presenting(&ched.reference);
         server.assess(assess_request(vec![presented])).await;
         server
             .decide(
@@ -1229,8 +1229,7 @@ async fn concurrent_releases_give_a_document_back_once() {
     let ched = server
         .submit(part_i("020230", "Bos taurus", "ARG", in_a_week()))
         .await;
-    let mut presented = consignment("020230", "Bos taurus", "ARG");
-    presented.ched_reference = ched.reference.clone();
+    let presented = beef_presenting(&ched.reference);
     let assessment = server.assess(assess_request(vec![presented])).await;
     let mut calls = Vec::new();
     for _ in 0..6 {
