@@ -8,7 +8,8 @@ use std::sync::{Arc, RwLock};
 use bordermesh_kit::{
     error::{self, FieldViolations},
     idempotency::IdempotentCall,
-    validate::{self, Amount},
+    validate::{self, Amount, Child, FieldPath, Indexed},
+    writes::WriteBatch,
 };
 use bordermesh_proto::{
     common::v1 as common,
@@ -172,7 +173,11 @@ fn read_procedure(
 }
 
 /// A unit code of UN/ECE Recommendation 20: two or three capital letters or digits.
-fn read_unit(field: &str, unit: &str, violations: &mut FieldViolations) -> Option<String> {
+fn read_unit(
+    field: impl FieldPath,
+    unit: &str,
+    violations: &mut FieldViolations,
+) -> Option<String> {
     let valid = (2..=3).contains(&unit.len())
         && unit
             .bytes()
@@ -181,7 +186,7 @@ fn read_unit(field: &str, unit: &str, violations: &mut FieldViolations) -> Optio
         Some(unit.to_owned())
     } else {
         violations.add(
-            field,
+            field.to_string(),
             "must be a UN/ECE Recommendation 20 unit code such as KGM, NAR or LTR",
         );
         None
@@ -194,13 +199,13 @@ fn read_item(
     nomenclature: Option<&Nomenclature>,
     violations: &mut FieldViolations,
 ) -> Option<GoodsItem> {
-    let at = |field: &str| format!("items[{index}].{field}");
-    validate::required_text(&at("description"), &item.description, violations);
-    let origin = validate::country(&at("origin_country"), &item.origin_country, violations);
+    let at = |field: &'static str| Child(Indexed("items", index), field);
+    validate::required_text(at("description"), &item.description, violations);
+    let origin = validate::country(at("origin_country"), &item.origin_country, violations);
     let code = match CommodityCode::parse(&item.commodity_code) {
         Ok(code) => Some(code),
         Err(problem) => {
-            violations.add(at("commodity_code"), problem);
+            violations.add(at("commodity_code").to_string(), problem);
             None
         }
     };
@@ -208,7 +213,7 @@ fn read_item(
         && !nomenclature.contains(code)
     {
         violations.add(
-            at("commodity_code"),
+            at("commodity_code").to_string(),
             format!(
                 "{} is not a subheading of the nomenclature",
                 code.subheading()
@@ -216,31 +221,30 @@ fn read_item(
         );
     }
     let quantity = item.quantity.as_ref().and_then(|quantity| {
-        let value = validate::positive_decimal(&at("quantity.value"), &quantity.value, violations);
-        let unit = read_unit(&at("quantity.unit"), &quantity.unit, violations);
+        let value = validate::positive_decimal(at("quantity.value"), &quantity.value, violations);
+        let unit = read_unit(at("quantity.unit"), &quantity.unit, violations);
         value.zip(unit)
     });
     let net_mass_kg = if item.net_mass_kg.is_empty() {
         None
     } else {
-        validate::positive_decimal(&at("net_mass_kg"), &item.net_mass_kg, violations)
+        validate::positive_decimal(at("net_mass_kg"), &item.net_mass_kg, violations)
     };
-    let invoice = validate::money(
-        &at("invoice_value"),
-        item.invoice_value.as_ref(),
-        violations,
-    );
+    let invoice = validate::money(at("invoice_value"), item.invoice_value.as_ref(), violations);
     if invoice.is_some_and(|amount| amount.value.is_zero()) {
-        violations.add(at("invoice_value.amount"), "must be greater than zero");
+        violations.add(
+            at("invoice_value.amount").to_string(),
+            "must be greater than zero",
+        );
     }
     let freight = item.freight_and_insurance.as_ref().and_then(|freight| {
-        validate::money(&at("freight_and_insurance"), Some(freight), violations)
+        validate::money(at("freight_and_insurance"), Some(freight), violations)
     });
     if let (Some(invoice), Some(freight)) = (invoice, freight)
         && invoice.currency != freight.currency
     {
         violations.add(
-            at("freight_and_insurance.currency_code"),
+            at("freight_and_insurance.currency_code").to_string(),
             "must be the currency of invoice_value",
         );
     }
@@ -618,16 +622,13 @@ impl CustomsService for CustomsApi {
             &assessment,
             fiu_ids.iter().map(Uuid::to_string).collect(),
         );
-        let mut tx = call.begin(self.store.pool()).await?;
-        self.store
-            .insert_declaration(
-                &mut tx,
-                &command.declaration.crossing_point,
-                command.declaration.procedure.name(),
-                &declaration,
-            )
-            .await
-            .map_err(|e| error::internal("lodging a declaration", e))?;
+        let mut writes = WriteBatch::new();
+        self.store.insert_declaration(
+            &mut writes,
+            &command.declaration.crossing_point,
+            command.declaration.procedure.name(),
+            &declaration,
+        );
         let context = FiuContext {
             declaration_id: &declaration.declaration_id,
             crossing_point: &command.declaration.crossing_point,
@@ -635,14 +636,14 @@ impl CustomsService for CustomsApi {
         };
         for (record_id, record) in fiu_ids.iter().zip(&assessment.fiu_records) {
             self.store
-                .insert_fiu_record(&mut tx, *record_id, &context, record)
-                .await
-                .map_err(|e| error::internal("recording cash for the FIU", e))?;
+                .insert_fiu_record(&mut writes, *record_id, &context, record);
         }
         let response = pb::AssessDeclarationResponse {
             declaration: Some(declaration),
         };
-        let answer = call.commit(self.store.pool(), tx, response).await?;
+        let answer = call
+            .commit_writes(self.store.pool(), writes, response)
+            .await?;
         if let Some(lodged) = &answer.declaration {
             tracing::info!(
                 declaration_id = %lodged.declaration_id,

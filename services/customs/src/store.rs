@@ -1,7 +1,10 @@
 //! Persistence of lodged declarations, cash records for the financial intelligence unit and
 //! transit movements; the only place this service writes SQL.
 
-use bordermesh_kit::storage::{decode_record, encode_record, fetch_record, now_millis};
+use bordermesh_kit::{
+    storage::{decode_record, encode_record, fetch_record, now_millis},
+    writes::{Statement, WriteBatch},
+};
 use bordermesh_proto::customs::v1::{
     Declaration, DeclarationStatus, TransitMovement, TransitStatus,
 };
@@ -49,30 +52,29 @@ impl Store {
         &self.pool
     }
 
-    pub async fn insert_declaration(
+    pub fn insert_declaration(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        writes: &mut WriteBatch,
         crossing_point: &str,
         procedure: &str,
         declaration: &Declaration,
-    ) -> sqlx::Result<()> {
+    ) {
         let verdict = bordermesh_proto::common::v1::Verdict::try_from(declaration.verdict)
             .unwrap_or_default()
             .as_str_name();
-        sqlx::query(
-            "INSERT INTO declarations (declaration_id, mrn, crossing_point, procedure_code, verdict, created_at, record) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&declaration.declaration_id)
-        .bind(&declaration.mrn)
-        .bind(crossing_point)
-        .bind(procedure)
-        .bind(verdict)
-        .bind(now_millis())
-        .bind(encode_record(declaration))
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        writes.add(
+            Statement::new(
+                "INSERT INTO declarations (declaration_id, mrn, crossing_point, procedure_code, verdict, created_at, record) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&declaration.declaration_id)
+            .bind(&declaration.mrn)
+            .bind(crossing_point)
+            .bind(procedure)
+            .bind(verdict)
+            .bind(now_millis())
+            .bind(encode_record(declaration)),
+        );
     }
 
     pub async fn get_declaration(&self, id: Uuid) -> anyhow::Result<Option<Declaration>> {
@@ -135,31 +137,30 @@ impl Store {
     }
 
     /// Records one carrier's cash for the FIU, under `record_id`.
-    pub async fn insert_fiu_record(
+    pub fn insert_fiu_record(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        writes: &mut WriteBatch,
         record_id: Uuid,
         context: &FiuContext<'_>,
         record: &FiuRecord,
-    ) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO cash_fiu_records (record_id, declaration_id, crossing_point, traveller_reference, \
-             compliance, value_amount, declared_amount, currency_code, cash_forms, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(record_id.to_string())
-        .bind(context.declaration_id)
-        .bind(context.crossing_point)
-        .bind(&record.traveller_reference)
-        .bind(record.compliance.code())
-        .bind(record.value.to_string())
-        .bind(record.declared_value.to_string())
-        .bind(context.currency_code)
-        .bind(&record.forms)
-        .bind(now_millis())
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+    ) {
+        writes.add(
+            Statement::new(
+                "INSERT INTO cash_fiu_records (record_id, declaration_id, crossing_point, traveller_reference, \
+                 compliance, value_amount, declared_amount, currency_code, cash_forms, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(record_id.to_string())
+            .bind(context.declaration_id)
+            .bind(context.crossing_point)
+            .bind(&record.traveller_reference)
+            .bind(record.compliance.code())
+            .bind(record.value.to_string())
+            .bind(record.declared_value.to_string())
+            .bind(context.currency_code)
+            .bind(&record.forms)
+            .bind(now_millis()),
+        );
     }
 
     /// The FIU records made from one declaration, in traveller order.
@@ -264,13 +265,10 @@ mod tests {
         stores
     }
 
-    async fn lodge(store: &Store, declaration: &Declaration) {
-        let mut tx = store.pool().begin().await.unwrap();
-        store
-            .insert_declaration(&mut tx, "SI-OBREZJE", "IMPORT", declaration)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+    async fn lodge(store: &Store, declaration: &Declaration) -> anyhow::Result<()> {
+        let mut writes = WriteBatch::new();
+        store.insert_declaration(&mut writes, "SI-OBREZJE", "IMPORT", declaration);
+        writes.commit(store.pool()).await
     }
 
     #[tokio::test]
@@ -282,7 +280,7 @@ mod tests {
                 verdict: 1,
                 ..Default::default()
             };
-            lodge(&store, &declaration).await;
+            lodge(&store, &declaration).await.unwrap();
             let id = Uuid::parse_str(&declaration.declaration_id).unwrap();
             assert_eq!(
                 store.get_declaration(id).await.unwrap(),
@@ -293,10 +291,7 @@ mod tests {
                 declaration_id: Uuid::new_v4().to_string(),
                 ..declaration
             };
-            let mut tx = store.pool().begin().await.unwrap();
-            let duplicate = store
-                .insert_declaration(&mut tx, "SI-OBREZJE", "IMPORT", &twin)
-                .await;
+            let duplicate = lodge(&store, &twin).await;
             assert!(duplicate.is_err(), "{:?}", database.backend);
         }
     }
@@ -311,7 +306,7 @@ mod tests {
                 status: DeclarationStatus::Lodged.into(),
                 ..Default::default()
             };
-            lodge(&store, &declaration).await;
+            lodge(&store, &declaration).await.unwrap();
             let id = Uuid::parse_str(&declaration.declaration_id).unwrap();
             let mut tx = store.pool().begin().await.unwrap();
             let held = store.lock_declaration(&mut tx, id).await.unwrap();
@@ -360,12 +355,9 @@ mod tests {
                 declared_value: Decimal::new(0, 2),
                 forms: "currency, gold coins".into(),
             };
-            let mut tx = store.pool().begin().await.unwrap();
-            store
-                .insert_fiu_record(&mut tx, Uuid::new_v4(), &context, &record)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
+            let mut writes = WriteBatch::new();
+            store.insert_fiu_record(&mut writes, Uuid::new_v4(), &context, &record);
+            writes.commit(store.pool()).await.unwrap();
             let stored = store.fiu_records(&declaration_id).await.unwrap();
             assert_eq!(stored.len(), 1, "{:?}", database.backend);
             assert_eq!(stored[0].compliance, "UNDECLARED");

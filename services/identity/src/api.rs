@@ -7,6 +7,7 @@ use bordermesh_kit::{
     error::{self, FieldViolations},
     idempotency::{IdempotentCall, Start},
     validate,
+    writes::WriteBatch,
 };
 use bordermesh_proto::{
     common::v1 as common,
@@ -710,11 +711,8 @@ impl IdentityService for IdentityApi {
             crossing_date: command.crossing_date,
             visa_number: command.visa_number.as_deref(),
         };
-        let mut tx = call.begin(self.store.pool()).await?;
-        self.store
-            .insert_check(&mut tx, &row, &record)
-            .await
-            .map_err(|e| error::internal("recording a traveller check", e))?;
+        let mut writes = WriteBatch::new();
+        writes.add(Store::check_insert(&row, &record));
         if let Some(kind) = ees_kind(category, command.direction, result.verdict) {
             let refusal_codes: String = result
                 .findings
@@ -741,22 +739,20 @@ impl IdentityService for IdentityApi {
                     _ => None,
                 },
             };
-            self.store
-                .record_crossing(&mut tx, &crossing)
-                .await
-                .map_err(|e| error::internal("recording an EES crossing", e))?;
+            for statement in Store::crossing_inserts(&crossing) {
+                writes.add(statement);
+            }
             if let (CrossingKind::Entry, Some(mut visa)) = (kind, presented_visa) {
                 visa.entries_used = visa.entries_used.saturating_add(1);
-                self.store
-                    .update_visa(&mut tx, &visa)
-                    .await
-                    .map_err(|e| error::internal("counting a visa entry", e))?;
+                writes.add(Store::visa_update(&visa));
             }
         }
         let response = pb::CheckTravellerResponse {
             check: Some(record),
         };
-        let response = call.commit(self.store.pool(), tx, response).await?;
+        let response = call
+            .commit_writes(self.store.pool(), writes, response)
+            .await?;
         if let Some(check) = &response.check {
             tracing::info!(check_id = %check.check_id, verdict = check.verdict().as_str_name(), "traveller checked");
         }

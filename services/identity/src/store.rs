@@ -1,7 +1,8 @@
 //! Persistence of traveller checks; the only place this service writes SQL.
 
-use bordermesh_kit::storage::{
-    Backend, decode_record, encode_record, fetch_record, now_millis, scan_connection,
+use bordermesh_kit::{
+    storage::{Backend, decode_record, encode_record, fetch_record, now_millis, scan_connection},
+    writes::Statement,
 };
 use bordermesh_proto::{
     common::v1::Date,
@@ -128,13 +129,9 @@ impl Store {
         &self.pool
     }
 
-    pub async fn insert_check(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        row: &CheckRow<'_>,
-        check: &TravellerCheck,
-    ) -> sqlx::Result<()> {
-        sqlx::query(
+    /// The statement that records a new check.
+    pub fn check_insert(row: &CheckRow<'_>, check: &TravellerCheck) -> Statement {
+        Statement::new(
             "INSERT INTO traveller_checks (check_id, crossing_point, direction, verdict, nationality, created_at, record, \
              first_line_verdict, crossing_date, visa_number) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
@@ -148,9 +145,6 @@ impl Store {
         .bind(row.verdict)
         .bind(date_text(row.crossing_date))
         .bind(row.visa_number)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
     }
 
     /// Locks a check for a decision in `tx` (a no-op write: a row lock on PostgreSQL, the write
@@ -375,19 +369,24 @@ impl Store {
         row.map(|(text,)| decode_record(&text)).transpose()
     }
 
-    /// Saves the visa's entries used after an entry on it.
-    pub async fn update_visa(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        visa: &IssuedVisa,
-    ) -> sqlx::Result<()> {
-        sqlx::query("UPDATE issued_visas SET record = $1 WHERE visa_number = $2")
+    /// The statement that saves the visa's entries used after an entry on it.
+    pub fn visa_update(visa: &IssuedVisa) -> Statement {
+        Statement::new("UPDATE issued_visas SET record = $1 WHERE visa_number = $2")
             .bind(encode_record(visa))
             .bind(&visa.visa_number)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
     }
+}
+
+/// Creates the traveller's EES file, or pushes its retention to `keep_until` if later.
+fn file_kept_until(traveller_key: &str, keep_until: NaiveDate) -> Statement {
+    Statement::new(
+        "INSERT INTO ees_files (traveller_key, keep_until) VALUES ($1, $2) \
+         ON CONFLICT (traveller_key) DO UPDATE SET keep_until = CASE \
+         WHEN excluded.keep_until > ees_files.keep_until THEN excluded.keep_until \
+         ELSE ees_files.keep_until END",
+    )
+    .bind(traveller_key)
+    .bind(date_text(keep_until))
 }
 
 /// The watchlist.
@@ -509,54 +508,45 @@ impl Store {
         .bind(CrossingKind::Entry.as_str())
         .execute(&mut **tx)
         .await?;
-        self.keep_file_until(tx, traveller_key, keep_until).await?;
+        file_kept_until(traveller_key, keep_until)
+            .execute(tx)
+            .await?;
         Ok(updated.rows_affected() == 1)
     }
 
-    async fn keep_file_until(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        traveller_key: &str,
-        keep_until: NaiveDate,
-    ) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO ees_files (traveller_key, keep_until) VALUES ($1, $2) \
-             ON CONFLICT (traveller_key) DO UPDATE SET keep_until = CASE \
-             WHEN excluded.keep_until > ees_files.keep_until THEN excluded.keep_until \
-             ELSE ees_files.keep_until END",
-        )
-        .bind(traveller_key)
-        .bind(date_text(keep_until))
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+    /// The statements that record a crossing and push the traveller's file's retention to
+    /// `keep_until` if later.
+    pub fn crossing_inserts(record: &CrossingRecord<'_>) -> [Statement; 2] {
+        [
+            Statement::new(
+                "INSERT INTO ees_records (record_id, traveller_key, kind, crossed_on, crossing_point, \
+                 nationality, refusal_codes, created_at, check_id, visa_number) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(Uuid::new_v4().to_string())
+            .bind(record.traveller_key)
+            .bind(record.kind.as_str())
+            .bind(date_text(record.crossed_on))
+            .bind(record.crossing_point)
+            .bind(record.nationality)
+            .bind(record.refusal_codes)
+            .bind(now_millis())
+            .bind(record.check_id)
+            .bind(record.visa_number),
+            file_kept_until(record.traveller_key, record.keep_until),
+        ]
     }
 
-    /// Records a crossing and pushes the traveller's file's retention to `keep_until` if later.
+    /// Records a crossing in `tx`, as [`Self::crossing_inserts`] says.
     pub async fn record_crossing(
         &self,
         tx: &mut Transaction<'_, Any>,
         record: &CrossingRecord<'_>,
     ) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO ees_records (record_id, traveller_key, kind, crossed_on, crossing_point, \
-             nationality, refusal_codes, created_at, check_id, visa_number) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(Uuid::new_v4().to_string())
-        .bind(record.traveller_key)
-        .bind(record.kind.as_str())
-        .bind(date_text(record.crossed_on))
-        .bind(record.crossing_point)
-        .bind(record.nationality)
-        .bind(record.refusal_codes)
-        .bind(now_millis())
-        .bind(record.check_id)
-        .bind(record.visa_number)
-        .execute(&mut **tx)
-        .await?;
-        self.keep_file_until(tx, record.traveller_key, record.keep_until)
-            .await
+        for statement in Self::crossing_inserts(record) {
+            statement.execute(tx).await?;
+        }
+        Ok(())
     }
 
     /// EES Art. 35: deletes the files whose retention ended before `today`, with their records.
@@ -605,7 +595,10 @@ mod tests {
                 crossing_date: ymd(2026, 3, 1),
                 visa_number: None,
             };
-            store.insert_check(&mut tx, &row, &check).await.unwrap();
+            Store::check_insert(&row, &check)
+                .execute(&mut tx)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
             let id = Uuid::parse_str(&check.check_id).unwrap();
             assert_eq!(
@@ -823,7 +816,10 @@ mod tests {
                 visa_number: Some("SVN0001234"),
             };
             let mut tx = store.pool().begin().await.unwrap();
-            store.insert_check(&mut tx, &row, &check).await.unwrap();
+            Store::check_insert(&row, &check)
+                .execute(&mut tx)
+                .await
+                .unwrap();
             store.record_crossing(&mut tx, &entry).await.unwrap();
             tx.commit().await.unwrap();
 
@@ -931,7 +927,7 @@ mod tests {
             assert!(store.insert_visa(&mut tx, &visa).await.unwrap());
             assert!(!store.insert_visa(&mut tx, &visa).await.unwrap());
             visa.entries_used = 1;
-            store.update_visa(&mut tx, &visa).await.unwrap();
+            Store::visa_update(&visa).execute(&mut tx).await.unwrap();
             tx.commit().await.unwrap();
             assert_eq!(store.find_visa("SVN000123").await.unwrap(), Some(visa));
             let alert = WatchlistEntry {

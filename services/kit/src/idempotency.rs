@@ -12,6 +12,7 @@ use tonic::{Code, Status};
 use crate::{
     error,
     storage::{decode_record, encode_record, now_millis},
+    writes::{Statement, WriteBatch},
 };
 
 /// How an idempotent call begins: with the saved answer to a repeat, or with a transaction for
@@ -78,6 +79,35 @@ impl IdempotentCall {
         pool.begin()
             .await
             .map_err(|e| error::internal("starting a transaction", e))
+    }
+
+    /// Saves `response` with the call's `writes` and commits them together, the saved answer
+    /// first: when a copy of the call committed before, its answer is met at once, everything
+    /// rolls back and the first answer is returned.
+    pub async fn commit_writes<R: Message + Default>(
+        &self,
+        pool: &AnyPool,
+        mut writes: WriteBatch,
+        response: R,
+    ) -> Result<R, Status> {
+        writes.add_first(
+            Statement::new(
+                "INSERT INTO idempotency_keys (scope, request_id, request_digest, response, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(self.scope)
+            .bind(&self.request_id)
+            .bind(&self.digest)
+            .bind(encode_record(&response))
+            .bind(now_millis()),
+        );
+        let Err(failure) = writes.commit(pool).await else {
+            return Ok(response);
+        };
+        match self.replay(pool).await? {
+            Some(first) => Ok(first),
+            None => Err(error::internal("committing a call's writes", failure)),
+        }
     }
 
     /// Saves `response` with the call's writes in `tx` and commits. When a concurrent copy of

@@ -13,6 +13,7 @@
 //!   field violations on the way.
 //! - [`storage`]: sqlx pools over SQLite (embedded default) or PostgreSQL, with migrations.
 //! - [`idempotency`]: AIP-155 request ids: a repeat returns the saved first answer.
+//! - [`writes`]: a call's writes gathered and committed together, in one hand-off on SQLite.
 #![forbid(unsafe_code)]
 
 pub mod admission;
@@ -24,3 +25,4 @@ pub mod server;
 pub mod storage;
 pub mod telemetry;
 pub mod validate;
+pub mod writes;

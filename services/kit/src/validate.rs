@@ -1,7 +1,7 @@
 //! Shared parsers from proto fields to domain values. Each takes the field path it reads and
 //! records a violation there instead of failing, so one answer lists every bad field.
 
-use std::str::FromStr;
+use std::{fmt, str::FromStr};
 
 use bordermesh_proto::common::v1 as common;
 use chrono::NaiveDate;
@@ -109,6 +109,32 @@ pub fn indexed(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
 
+/// A field's path as the parsers below take it: written out only when a violation names it, so
+/// that checking a valid hundred-item declaration formats no paths at all.
+pub trait FieldPath: fmt::Display + Copy {}
+
+impl<T: fmt::Display + Copy> FieldPath for T {}
+
+/// `parent.child`, written when needed.
+#[derive(Debug, Clone, Copy)]
+pub struct Child<P>(pub P, pub &'static str);
+
+impl<P: fmt::Display> fmt::Display for Child<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// `parent[index]`, written when needed.
+#[derive(Debug, Clone, Copy)]
+pub struct Indexed<P>(pub P, pub usize);
+
+impl<P: fmt::Display> fmt::Display for Indexed<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
+    }
+}
+
 /// `request_id` must be a UUID (AIP-155).
 pub fn request_id(value: &str, violations: &mut FieldViolations) -> Option<Uuid> {
     match Uuid::parse_str(value) {
@@ -134,16 +160,19 @@ pub fn record_id(field: &str, value: &str) -> Result<Uuid, tonic::Status> {
 
 /// A text field that must be present and short.
 pub fn required_text<'a>(
-    field: &str,
+    field: impl FieldPath,
     value: &'a str,
     violations: &mut FieldViolations,
 ) -> Option<&'a str> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        violations.add(field, "is required");
+        violations.add(field.to_string(), "is required");
         None
     } else if trimmed.len() > MAX_TEXT_FIELD {
-        violations.add(field, format!("must be at most {MAX_TEXT_FIELD} bytes"));
+        violations.add(
+            field.to_string(),
+            format!("must be at most {MAX_TEXT_FIELD} bytes"),
+        );
         None
     } else {
         Some(trimmed)
@@ -151,7 +180,11 @@ pub fn required_text<'a>(
 }
 
 /// A decimal written with a dot and no exponent, for example `615.00`.
-pub fn decimal(field: &str, value: &str, violations: &mut FieldViolations) -> Option<Decimal> {
+pub fn decimal(
+    field: impl FieldPath,
+    value: &str,
+    violations: &mut FieldViolations,
+) -> Option<Decimal> {
     let valid_shape = !value.is_empty()
         && value.len() <= 40
         && value
@@ -160,7 +193,7 @@ pub fn decimal(field: &str, value: &str, violations: &mut FieldViolations) -> Op
     match valid_shape.then(|| Decimal::from_str(value).ok()).flatten() {
         Some(number) => Some(number),
         None => {
-            violations.add(field, "must be a decimal number such as 12.50");
+            violations.add(field.to_string(), "must be a decimal number such as 12.50");
             None
         }
     }
@@ -168,13 +201,13 @@ pub fn decimal(field: &str, value: &str, violations: &mut FieldViolations) -> Op
 
 /// A decimal that must be greater than zero (quantities, masses, values).
 pub fn positive_decimal(
-    field: &str,
+    field: impl FieldPath,
     value: &str,
     violations: &mut FieldViolations,
 ) -> Option<Decimal> {
     let number = decimal(field, value, violations)?;
     if number <= Decimal::ZERO {
-        violations.add(field, "must be greater than zero");
+        violations.add(field.to_string(), "must be greater than zero");
         return None;
     }
     Some(number)
@@ -182,25 +215,25 @@ pub fn positive_decimal(
 
 /// Money: a known ISO 4217 currency and a non-negative decimal amount.
 pub fn money(
-    field: &str,
+    field: impl FieldPath,
     value: Option<&common::Money>,
     violations: &mut FieldViolations,
 ) -> Option<Amount> {
     let Some(money) = value else {
-        violations.add(field, "is required");
+        violations.add(field.to_string(), "is required");
         return None;
     };
     let currency = Currency::parse(&money.currency_code);
     if currency.is_none() {
         violations.add(
-            path(field, "currency_code"),
+            Child(field, "currency_code").to_string(),
             "must be an active ISO 4217 code such as EUR",
         );
     }
-    let amount_field = path(field, "amount");
-    let value = decimal(&amount_field, &money.amount, violations)?;
+    let amount_field = Child(field, "amount");
+    let value = decimal(amount_field, &money.amount, violations)?;
     if value < Decimal::ZERO {
-        violations.add(amount_field, "must not be negative");
+        violations.add(amount_field.to_string(), "must not be negative");
         return None;
     }
     Some(Amount {
@@ -211,12 +244,12 @@ pub fn money(
 
 /// A calendar date that exists.
 pub fn date(
-    field: &str,
+    field: impl FieldPath,
     value: Option<&common::Date>,
     violations: &mut FieldViolations,
 ) -> Option<NaiveDate> {
     let Some(date) = value else {
-        violations.add(field, "is required");
+        violations.add(field.to_string(), "is required");
         return None;
     };
     let parsed = u32::try_from(date.month)
@@ -224,7 +257,7 @@ pub fn date(
         .zip(u32::try_from(date.day).ok())
         .and_then(|(month, day)| NaiveDate::from_ymd_opt(date.year, month, day));
     if parsed.is_none() {
-        violations.add(field, "must be a calendar date that exists");
+        violations.add(field.to_string(), "must be a calendar date that exists");
     }
     parsed
 }
@@ -240,7 +273,11 @@ pub fn date_to_proto(date: NaiveDate) -> common::Date {
 
 /// A country as ICAO 9303 writes it: three upper-case letters, or a shorter code padded with
 /// `<` (`D<<` for Germany).
-pub fn country(field: &str, value: &str, violations: &mut FieldViolations) -> Option<String> {
+pub fn country(
+    field: impl FieldPath,
+    value: &str,
+    violations: &mut FieldViolations,
+) -> Option<String> {
     let bytes = value.as_bytes();
     let letters = bytes.iter().take_while(|b| b.is_ascii_uppercase()).count();
     let valid = bytes.len() == 3 && letters >= 1 && bytes[letters..].iter().all(|&b| b == b'<');
@@ -248,7 +285,7 @@ pub fn country(field: &str, value: &str, violations: &mut FieldViolations) -> Op
         Some(value.to_owned())
     } else {
         violations.add(
-            field,
+            field.to_string(),
             "must be an ISO 3166-1 alpha-3 or ICAO 9303 code such as SVN or D<<",
         );
         None
@@ -257,18 +294,18 @@ pub fn country(field: &str, value: &str, violations: &mut FieldViolations) -> Op
 
 /// A proto3 enum field that must be set to a known, non-zero value.
 pub fn required_enum<E: TryFrom<i32>>(
-    field: &str,
+    field: impl FieldPath,
     value: i32,
     violations: &mut FieldViolations,
 ) -> Option<E> {
     if value == 0 {
-        violations.add(field, "must be specified");
+        violations.add(field.to_string(), "must be specified");
         return None;
     }
     match E::try_from(value) {
         Ok(known) => Some(known),
         Err(_) => {
-            violations.add(field, format!("{value} is not a known value"));
+            violations.add(field.to_string(), format!("{value} is not a known value"));
             None
         }
     }

@@ -20,7 +20,7 @@ use crate::{
         sltd::DocumentKey,
     },
     registers::naive_date,
-    store::{CrossingRecord, StoredCheck},
+    store::{CrossingRecord, Store, StoredCheck},
 };
 
 pub(super) const REFUSE_ENTRY: &str = "identity.RefuseEntry";
@@ -363,8 +363,8 @@ impl IdentityApi {
         } else {
             visa.entries_used.saturating_sub(1)
         };
-        self.store
-            .update_visa(tx, &visa)
+        Store::visa_update(&visa)
+            .execute(tx)
             .await
             .map_err(|e| error::internal("counting a visa entry", e))?;
         Ok(true)
