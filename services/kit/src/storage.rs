@@ -5,7 +5,7 @@ use std::{path::Path, str::FromStr, sync::Once, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    AnyConnection, AnyPool, Executor,
+    AnyConnection, AnyPool, Connection, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::Migrator,
 };
@@ -38,6 +38,12 @@ impl Backend {
     }
 }
 
+/// Connections of a SQLite pool. One: SQLite runs one writer at a time anyway, and every
+/// other connection, after any write, finds its page cache stale and drops it (unmapping the
+/// file and faulting it in again), while its writers wait in SQLite's sleeping busy handler.
+/// One connection keeps its cache and serves callers in turn as they queue for it.
+const SQLITE_CONNECTIONS: u32 = 1;
+
 /// Opens a pool and brings the schema up to date: `kit`'s tables, then the service's.
 pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result<AnyPool> {
     install_drivers();
@@ -47,7 +53,11 @@ pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result
     }
     let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
     let pool = AnyPoolOptions::new()
-        .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+        .max_connections(if backend == Backend::Sqlite {
+            SQLITE_CONNECTIONS
+        } else {
+            16
+        })
         .acquire_timeout(Duration::from_secs(10))
         // Pinging a SQLite connection before each use proves nothing (the file is local) and
         // costs a round trip to its worker thread; a PostgreSQL connection may have died.
@@ -72,7 +82,7 @@ pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result
     migrate(&pool, &KIT_MIGRATOR).await?;
     migrate(&pool, service_migrations).await?;
     if backend == Backend::Sqlite {
-        checkpoint_in_background(pool.clone());
+        checkpoint_in_background(&pool).await?;
     }
     Ok(pool)
 }
@@ -97,19 +107,27 @@ const CHECKPOINT_WHEN_IDLE: Duration = Duration::from_millis(320);
 /// mark, which then takes ten times longer than the others; and the longer the log, the longer
 /// a commit's own writes wait behind the checkpoint's. Checkpointing from a background task,
 /// every 10 ms while commits arrive, keeps the log a few pages long; when nothing is written the
-/// pause doubles up to a third of a second. The task ends when the pool is closed.
-fn checkpoint_in_background(pool: AnyPool) {
+/// pause doubles up to a third of a second. The checkpoint runs on a connection of its own, so
+/// the pool's connection never waits behind its fsync. The task ends when the pool is closed.
+async fn checkpoint_in_background(pool: &AnyPool) -> anyhow::Result<()> {
+    let mut connection = pool
+        .acquire()
+        .await
+        .context("opening the checkpoint connection")?
+        .detach();
+    let pool = pool.clone();
     tokio::spawn(async move {
         let mut pause = CHECKPOINT_WHILE_WRITING;
         let mut last_seen = None;
         loop {
             tokio::time::sleep(pause).await;
             if pool.is_closed() {
+                let _ = connection.close().await;
                 return;
             }
             // The answer is (busy, frames in the log, frames checkpointed).
             match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
-                .fetch_one(&pool)
+                .fetch_one(&mut connection)
                 .await
             {
                 Ok((_, logged, checkpointed)) => {
@@ -125,6 +143,7 @@ fn checkpoint_in_background(pool: AnyPool) {
             }
         }
     });
+    Ok(())
 }
 
 async fn migrate(pool: &AnyPool, migrator: &Migrator) -> anyhow::Result<()> {
