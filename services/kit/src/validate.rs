@@ -90,7 +90,7 @@ impl std::fmt::Display for Currency {
 impl Amount {
     pub fn to_proto(&self) -> common::Money {
         common::Money {
-            currency_code: self.currency.to_string(),
+            currency_code: self.currency.as_str().to_owned(),
             amount: self.value.to_string(),
         }
     }

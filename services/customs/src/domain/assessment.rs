@@ -296,7 +296,7 @@ fn tax_item(
     Ok(ItemAssessment {
         customs_value: amount(customs_value),
         exchange_rate: valued.exchange_rate,
-        duty_measure: measure.describe(currency),
+        duty_measure: tariff.duty_description(code).to_owned(),
         duty_rate_percent: measure.ad_valorem_percent,
         duty: amount(duty),
         excise: amount(excise),

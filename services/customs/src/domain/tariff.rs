@@ -282,19 +282,38 @@ impl ExchangeRates {
 pub struct Tariff {
     pub currency: Currency,
     pub vat_rate_percent: Decimal,
-    pub default_duty_rate_percent: Decimal,
+    /// Applied where no duty prefix matches.
+    default_duty: Described,
     pub max_items: usize,
     pub cash_declaration_threshold: Decimal,
     pub rounding_mode: RoundingMode,
     rounding_decimals: Option<u32>,
     pub de_minimis: DeMinimis,
     pub allowances: Allowances,
-    duty_measures: HashMap<String, Measure>,
+    duty_measures: HashMap<String, Described>,
     excise: HashMap<String, Measure>,
     /// Rate tables, oldest first.
     exchange_rates: Vec<ExchangeRates>,
     /// Risk profiles file named by the tariff, relative to the tariff file.
     pub risk_profiles: Option<String>,
+}
+
+/// A duty measure with its description in words, written once when the tariff loads rather
+/// than for every goods item assessed.
+#[derive(Debug, Clone)]
+struct Described {
+    measure: Measure,
+    description: String,
+}
+
+impl Described {
+    fn new(measure: Measure, currency: Currency) -> Self {
+        let description = measure.describe(currency);
+        Self {
+            measure,
+            description,
+        }
+    }
 }
 
 fn check_prefix(prefix: &str, table: &str) -> anyhow::Result<()> {
@@ -369,7 +388,10 @@ impl Tariff {
         Ok(Self {
             currency,
             vat_rate_percent: file.vat_rate_percent,
-            default_duty_rate_percent: file.default_duty_rate_percent,
+            default_duty: Described::new(
+                Measure::ad_valorem(file.default_duty_rate_percent),
+                currency,
+            ),
             max_items: file.max_items,
             cash_declaration_threshold: file.cash_declaration_threshold,
             rounding_mode: file.rounding.mode,
@@ -385,7 +407,10 @@ impl Tariff {
                 under_15: file.allowances.under_15,
                 quantity: file.allowances.quantity,
             },
-            duty_measures: read_measures("duty", file.duty_rates)?,
+            duty_measures: read_measures("duty", file.duty_rates)?
+                .into_iter()
+                .map(|(prefix, measure)| (prefix, Described::new(measure, currency)))
+                .collect(),
             excise: read_measures("excise", file.excise)?,
             exchange_rates,
             risk_profiles: file.risk_profiles,
@@ -393,10 +418,17 @@ impl Tariff {
     }
 
     /// The duty measure of the longest prefix of `code` the tariff lists, else the default rate.
-    pub fn duty_measure(&self, code: &str) -> Measure {
-        longest_prefix(&self.duty_measures, code)
-            .cloned()
-            .unwrap_or_else(|| Measure::ad_valorem(self.default_duty_rate_percent))
+    pub fn duty_measure(&self, code: &str) -> &Measure {
+        &self.duty(code).measure
+    }
+
+    /// The duty measure on `code` in words, for example "12.8 % + 176.80 EUR / 100 KGM".
+    pub fn duty_description(&self, code: &str) -> &str {
+        &self.duty(code).description
+    }
+
+    fn duty(&self, code: &str) -> &Described {
+        longest_prefix(&self.duty_measures, code).unwrap_or(&self.default_duty)
     }
 
     /// The excise measure on `code`, where one is configured.
@@ -443,12 +475,14 @@ mod tests {
         assert_eq!(tariff.currency.as_str(), "EUR");
         assert_eq!(
             tariff.duty_measure("0202309000"),
-            Measure::ad_valorem(Decimal::new(128, 1))
+            &Measure::ad_valorem(Decimal::new(128, 1))
         );
+        assert_eq!(tariff.duty_description("0202309000"), "12.8 %");
         assert_eq!(
             tariff.duty_measure("9999999999"),
-            Measure::ad_valorem(Decimal::new(4, 0))
+            &Measure::ad_valorem(Decimal::new(4, 0))
         );
+        assert_eq!(tariff.duty_description("9999999999"), "4 %");
     }
 
     #[test]
