@@ -10,7 +10,7 @@ use sqlx::{Acquire, Any, AnyConnection, AnyPool, Database, Sqlite, query::Query}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Param {
     Text(Option<String>),
-    Int(Option<i64>),
+    Int(i64),
 }
 
 impl From<&str> for Param {
@@ -39,12 +39,6 @@ impl From<Option<&str>> for Param {
 
 impl From<i64> for Param {
     fn from(value: i64) -> Self {
-        Self::Int(Some(value))
-    }
-}
-
-impl From<Option<i64>> for Param {
-    fn from(value: Option<i64>) -> Self {
         Self::Int(value)
     }
 }
