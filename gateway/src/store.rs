@@ -91,6 +91,9 @@ fn outcome_name(crossing: &Crossing) -> &'static str {
 const PENDING: &str = "CROSSING_STATUS_PENDING";
 const STEP_INTENT: &str = "INTENT";
 const STEP_DONE: &str = "DONE";
+/// Read through the primary key (crossing_id, step).
+const STEPS_OF_CROSSING: &str =
+    "SELECT step, state, response FROM saga_steps WHERE crossing_id = $1";
 
 /// Where a listing resumes: after this creation time and crossing id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,30 +246,37 @@ impl Store {
         &self,
         crossing_id: &str,
     ) -> anyhow::Result<HashMap<String, String>> {
-        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT step, response FROM saga_steps WHERE crossing_id = $1 AND state = $2",
-        )
-        .bind(crossing_id)
-        .bind(STEP_DONE)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
+        Ok(self
+            .steps_of(crossing_id)
+            .await?
             .into_iter()
-            .filter_map(|(step, response)| Some((step, response?)))
+            .filter(|(_, state, _)| state == STEP_DONE)
+            .filter_map(|(step, _, response)| Some((step, response?)))
             .collect())
     }
 
     /// Steps of a crossing whose name starts with `prefix` that have an intent and no answer.
     pub async fn open_steps(&self, crossing_id: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT step FROM saga_steps WHERE crossing_id = $1 AND state = $2 AND step LIKE $3",
-        )
-        .bind(crossing_id)
-        .bind(STEP_INTENT)
-        .bind(format!("{prefix}%"))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(step,)| step).collect())
+        Ok(self
+            .steps_of(crossing_id)
+            .await?
+            .into_iter()
+            .filter(|(step, state, _)| state == STEP_INTENT && step.starts_with(prefix))
+            .map(|(step, _, _)| step)
+            .collect())
+    }
+
+    /// A crossing's steps (a dozen at most), filtered by the callers: asked for by crossing and
+    /// state together, SQLite's planner took the index on state and read every step of every
+    /// crossing in that state, which grows with each crossing.
+    async fn steps_of(
+        &self,
+        crossing_id: &str,
+    ) -> anyhow::Result<Vec<(String, String, Option<String>)>> {
+        Ok(sqlx::query_as(STEPS_OF_CROSSING)
+            .bind(crossing_id)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Crossings with a step named with `prefix` left open for longer than `idle_ms`.
@@ -761,6 +771,51 @@ mod tests {
                 "{:?}",
                 database.backend
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_crossings_answers_and_open_steps_are_its_own_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            for crossing in ["c-1", "c-2"] {
+                store.step_intent(crossing, "customs").await.unwrap();
+                store
+                    .step_done(crossing, "customs", crossing)
+                    .await
+                    .unwrap();
+                store
+                    .step_intent(crossing, "compensate/customs")
+                    .await
+                    .unwrap();
+                store.step_intent(crossing, "sanitary").await.unwrap();
+            }
+            let answers = store.step_responses("c-1").await.unwrap();
+            assert_eq!(
+                answers,
+                HashMap::from([("customs".to_owned(), "c-1".to_owned())]),
+                "{:?}",
+                database.backend
+            );
+            assert_eq!(
+                store.open_steps("c-2", "compensate/").await.unwrap(),
+                ["compensate/customs"]
+            );
+            if database.backend == bordermesh_kit::storage::Backend::Sqlite {
+                // The log grows with every crossing: reading one crossing's steps must seek the
+                // primary key, not walk the index of every step in a state.
+                let plan: Vec<(i64, i64, i64, String)> =
+                    sqlx::query_as(&format!("EXPLAIN QUERY PLAN {STEPS_OF_CROSSING}"))
+                        .bind("c-1")
+                        .fetch_all(&store.pool)
+                        .await
+                        .unwrap();
+                assert!(
+                    plan.iter()
+                        .all(|(.., detail)| detail.contains("sqlite_autoindex_saga_steps_1")),
+                    "{plan:?}"
+                );
+            }
         }
     }
 
