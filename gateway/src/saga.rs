@@ -31,7 +31,7 @@ use tonic_types::StatusExt;
 use uuid::Uuid;
 
 use crate::{
-    agencies::{Agencies, Deadline},
+    agencies::{Agencies, Deadline, call_idempotent},
     domain::{audit, compensation, decision},
     store::{Store, Write},
 };
@@ -531,16 +531,15 @@ impl Saga {
         check_id: &str,
         budget: Duration,
     ) -> Result<Option<identity::TravellerCheck>, Status> {
-        let mut request = Request::new(identity::GetTravellerCheckRequest {
+        let message = identity::GetTravellerCheckRequest {
             check_id: check_id.into(),
-        });
-        request.set_timeout(budget);
-        let mut client = self.agencies.identity.clone();
-        Ok(client
-            .get_traveller_check(request)
-            .await?
-            .into_inner()
-            .check)
+        };
+        let answer = call_idempotent(Deadline::after(budget), message, |request| {
+            let mut client = self.agencies.identity.clone();
+            async move { client.get_traveller_check(request).await }
+        })
+        .await?;
+        Ok(answer.check)
     }
 
     /// Customs' declaration as it stands now.
@@ -549,16 +548,15 @@ impl Saga {
         declaration_id: &str,
         budget: Duration,
     ) -> Result<Option<customs::Declaration>, Status> {
-        let mut request = Request::new(customs::GetDeclarationRequest {
+        let message = customs::GetDeclarationRequest {
             declaration_id: declaration_id.into(),
-        });
-        request.set_timeout(budget);
-        let mut client = self.agencies.customs.clone();
-        Ok(client
-            .get_declaration(request)
-            .await?
-            .into_inner()
-            .declaration)
+        };
+        let answer = call_idempotent(Deadline::after(budget), message, |request| {
+            let mut client = self.agencies.customs.clone();
+            async move { client.get_declaration(request).await }
+        })
+        .await?;
+        Ok(answer.declaration)
     }
 
     /// The sanitary assessment as it stands now.
@@ -567,16 +565,15 @@ impl Saga {
         assessment_id: &str,
         budget: Duration,
     ) -> Result<Option<sanitary::Assessment>, Status> {
-        let mut request = Request::new(sanitary::GetAssessmentRequest {
+        let message = sanitary::GetAssessmentRequest {
             assessment_id: assessment_id.into(),
-        });
-        request.set_timeout(budget);
-        let mut client = self.agencies.sanitary.clone();
-        Ok(client
-            .get_assessment(request)
-            .await?
-            .into_inner()
-            .assessment)
+        };
+        let answer = call_idempotent(Deadline::after(budget), message, |request| {
+            let mut client = self.agencies.sanitary.clone();
+            async move { client.get_assessment(request).await }
+        })
+        .await?;
+        Ok(answer.assessment)
     }
 }
 

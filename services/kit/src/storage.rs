@@ -66,9 +66,9 @@ pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result
             Box::pin(async move {
                 if backend == Backend::Sqlite {
                     // WAL lets readers work while one writer commits; a writer waits, not fails.
-                    // A connection drops its whole page cache whenever another one has written
-                    // since its last read, which under load is every time: with the file
-                    // memory-mapped it reads pages in place instead of copying each one again.
+                    // A connection drops its whole page cache whenever another one (another
+                    // process, such as a bulk import) has written since its last read: with the
+                    // file memory-mapped it reads pages in place instead of copying them again.
                     connection
                         .execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;")
                         .await?;
