@@ -738,11 +738,15 @@ impl Saga {
         intents_written: bool,
     ) -> Result<Decided, Status> {
         let id = crossing_id.to_string();
-        let saved = self
-            .store
-            .step_responses(&id)
-            .await
-            .map_err(|e| error::internal("reading the saga log", e))?;
+        // A crossing accepted in this call, its intents with it, has no answers yet.
+        let saved = if intents_written {
+            HashMap::new()
+        } else {
+            self.store
+                .step_responses(&id)
+                .await
+                .map_err(|e| error::internal("reading the saga log", e))?
+        };
         let intent = |step: &str| Write::Intent {
             crossing_id: id.clone(),
             step: step.into(),

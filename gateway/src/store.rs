@@ -2,7 +2,10 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use bordermesh_kit::storage::{encode_record, fetch_record, now_millis};
+use bordermesh_kit::{
+    storage::{encode_record, fetch_record, now_millis},
+    writes::{Statement, execute_all},
+};
 use bordermesh_proto::crossing::v1::{Crossing, Outcome};
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::{mpsc, oneshot};
@@ -396,31 +399,66 @@ async fn commit_alone(pool: &AnyPool, writes: &[Write]) -> anyhow::Result<Vec<bo
     }
 }
 
-/// Every caller's writes in one transaction; their outcomes, caller by caller.
+/// Every caller's writes in one transaction; their outcomes, caller by caller. Each caller's
+/// statements go to the database together (on SQLite, one script in one hand-off).
 async fn commit(pool: &AnyPool, callers: &[&[Write]]) -> sqlx::Result<Vec<Vec<bool>>> {
     let mut tx = pool.begin().await?;
+    let now = now_millis();
+    let appends = callers
+        .iter()
+        .flat_map(|writes| writes.iter())
+        .any(|write| matches!(write, Write::Audit { .. }));
+    let mut audit_head = if appends {
+        Some(read_audit_head(&mut tx).await?)
+    } else {
+        None
+    };
     let mut outcomes = Vec::with_capacity(callers.len());
     for writes in callers {
-        let mut own = Vec::with_capacity(writes.len());
+        let mut statements = Vec::new();
+        let mut deciding = Vec::with_capacity(writes.len());
         for write in *writes {
-            own.push(apply(&mut tx, write).await?);
+            let (own, decides) = statements_of(write, now, &mut audit_head);
+            deciding.push(decides.map(|index| statements.len() + index));
+            statements.extend(own);
         }
-        outcomes.push(own);
+        let changed = execute_all(&statements, &mut tx).await?;
+        outcomes.push(
+            deciding
+                .into_iter()
+                .map(|decides| decides.is_none_or(|index| changed.get(index) == Some(&1)))
+                .collect(),
+        );
     }
     tx.commit().await?;
     Ok(outcomes)
 }
 
-async fn apply(tx: &mut Transaction<'_, Any>, write: &Write) -> sqlx::Result<bool> {
-    let now = now_millis();
-    let changed = match write {
+/// The sequence number and hash of the trail's last entry, as read inside the transaction.
+async fn read_audit_head(tx: &mut Transaction<'_, Any>) -> sqlx::Result<(i64, String)> {
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(head.unwrap_or((0, audit::GENESIS.to_owned())))
+}
+
+/// The statements of one write, and which of them, having changed one row, says the write
+/// changed what it was meant to (`None`: it always does). Audit entries chain on to
+/// `audit_head`, which is read once per transaction and moved on here.
+fn statements_of(
+    write: &Write,
+    now: i64,
+    audit_head: &mut Option<(i64, String)>,
+) -> (Vec<Statement>, Option<usize>) {
+    match write {
         Write::Accept(crossing) => {
             let submission = crossing.submission.as_ref();
             let point = submission
                 .and_then(|s| s.crossing_point.as_ref())
                 .map_or("", |p| p.code.as_str());
             let direction = submission.map_or(Default::default(), |s| s.direction());
-            sqlx::query(
+            let insert = Statement::new(
                 "INSERT INTO crossings (crossing_id, request_id, crossing_point, direction, status, outcome, created_at, updated_at, record) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_id) DO NOTHING",
             )
@@ -432,158 +470,153 @@ async fn apply(tx: &mut Transaction<'_, Any>, write: &Write) -> sqlx::Result<boo
             .bind(outcome_name(crossing))
             .bind(now)
             .bind(now)
-            .bind(encode_record(crossing))
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
+            .bind(encode_record(crossing.as_ref()));
+            (vec![insert], Some(0))
         }
         Write::Audit {
             accessor,
             action,
             crossing_ids,
         } => {
-            append_audit(tx, accessor, action, crossing_ids, now).await?;
-            1
+            let (sequence, previous_hash) =
+                audit_head.get_or_insert_with(|| (0, audit::GENESIS.to_owned()));
+            let entries = crossing_ids
+                .iter()
+                .map(|crossing_id| {
+                    *sequence += 1;
+                    let hash = audit::entry_hash(
+                        previous_hash,
+                        *sequence,
+                        now,
+                        accessor,
+                        action,
+                        crossing_id,
+                    );
+                    let entry = Statement::new(
+                        "INSERT INTO audit_log (sequence, at, agency, officer, purpose, action, crossing_id, previous_hash, hash) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(*sequence)
+                    .bind(now)
+                    .bind(&accessor.agency)
+                    .bind(&accessor.officer)
+                    .bind(&accessor.purpose)
+                    .bind(action)
+                    .bind(crossing_id)
+                    .bind(previous_hash.as_str())
+                    .bind(hash.as_str());
+                    *previous_hash = hash;
+                    entry
+                })
+                .collect();
+            (entries, None)
         }
-        Write::Intent { crossing_id, step } => sqlx::query(
-            "INSERT INTO saga_steps (crossing_id, step, state, response, attempts, updated_at) \
-             VALUES ($1, $2, $3, NULL, 1, $4) \
-             ON CONFLICT (crossing_id, step) DO UPDATE SET attempts = saga_steps.attempts + 1, updated_at = $4",
-        )
-        .bind(crossing_id)
-        .bind(step)
-        .bind(STEP_INTENT)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
+        Write::Intent { crossing_id, step } => (
+            vec![
+                Statement::new(
+                    "INSERT INTO saga_steps (crossing_id, step, state, response, attempts, updated_at) \
+                     VALUES ($1, $2, $3, NULL, 1, $4) \
+                     ON CONFLICT (crossing_id, step) DO UPDATE SET attempts = saga_steps.attempts + 1, updated_at = $4",
+                )
+                .bind(crossing_id)
+                .bind(step)
+                .bind(STEP_INTENT)
+                .bind(now),
+            ],
+            Some(0),
+        ),
         Write::Done {
             crossing_id,
             step,
             response,
-        } => sqlx::query(
-            "UPDATE saga_steps SET state = $1, response = $2, updated_at = $3 WHERE crossing_id = $4 AND step = $5",
-        )
-        .bind(STEP_DONE)
-        .bind(response)
-        .bind(now)
-        .bind(crossing_id)
-        .bind(step)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-        Write::Travellers { crossing_id, keys } => {
-            for key in keys {
-                sqlx::query(
-                    "INSERT INTO crossing_travellers (crossing_id, traveller_key) VALUES ($1, $2) \
-                     ON CONFLICT (crossing_id, traveller_key) DO NOTHING",
+        } => (
+            vec![
+                Statement::new(
+                    "UPDATE saga_steps SET state = $1, response = $2, updated_at = $3 WHERE crossing_id = $4 AND step = $5",
                 )
+                .bind(STEP_DONE)
+                .bind(response)
+                .bind(now)
                 .bind(crossing_id)
-                .bind(key)
-                .execute(&mut **tx)
-                .await?;
-            }
-            1
-        }
+                .bind(step),
+            ],
+            Some(0),
+        ),
+        Write::Travellers { crossing_id, keys } => (
+            keys.iter()
+                .map(|key| {
+                    Statement::new(
+                        "INSERT INTO crossing_travellers (crossing_id, traveller_key) VALUES ($1, $2) \
+                         ON CONFLICT (crossing_id, traveller_key) DO NOTHING",
+                    )
+                    .bind(crossing_id)
+                    .bind(key)
+                })
+                .collect(),
+            None,
+        ),
         Write::Finish {
             crossing,
             rejection,
-        } => sqlx::query(
-            "UPDATE crossings SET status = $1, outcome = $2, updated_at = $3, record = $4, rejection = $5 \
-             WHERE crossing_id = $6 AND status = $7",
-        )
-        .bind(status_name(crossing))
-        .bind(outcome_name(crossing))
-        .bind(now)
-        .bind(encode_record(crossing))
-        .bind(rejection.as_deref())
-        .bind(&crossing.crossing_id)
-        .bind(PENDING)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-        Write::FollowedUp { crossing_ids, at } => {
-            for crossing_id in crossing_ids {
-                sqlx::query("UPDATE crossings SET followed_at = $1 WHERE crossing_id = $2")
-                    .bind(at)
-                    .bind(crossing_id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            1
-        }
+        } => (
+            vec![
+                Statement::new(
+                    "UPDATE crossings SET status = $1, outcome = $2, updated_at = $3, record = $4, rejection = $5 \
+                     WHERE crossing_id = $6 AND status = $7",
+                )
+                .bind(status_name(crossing))
+                .bind(outcome_name(crossing))
+                .bind(now)
+                .bind(encode_record(crossing.as_ref()))
+                .bind(rejection.as_deref())
+                .bind(&crossing.crossing_id)
+                .bind(PENDING),
+            ],
+            Some(0),
+        ),
+        Write::FollowedUp { crossing_ids, at } => (
+            crossing_ids
+                .iter()
+                .map(|crossing_id| {
+                    Statement::new("UPDATE crossings SET followed_at = $1 WHERE crossing_id = $2")
+                        .bind(*at)
+                        .bind(crossing_id)
+                })
+                .collect(),
+            None,
+        ),
         Write::UpdateDecided {
             previous_record,
             updated,
             records,
         } => {
-            let changed = sqlx::query(
+            let record = encode_record(updated.as_ref());
+            let update = Statement::new(
                 "UPDATE crossings SET outcome = $1, updated_at = $2, record = $3 WHERE crossing_id = $4 AND record = $5",
             )
             .bind(outcome_name(updated))
             .bind(now)
-            .bind(encode_record(updated))
+            .bind(&record)
             .bind(&updated.crossing_id)
-            .bind(previous_record)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            if changed == 1 {
-                for (step, record) in records {
-                    sqlx::query(
-                        "INSERT INTO saga_steps (crossing_id, step, state, response, attempts, updated_at) \
-                         VALUES ($1, $2, $3, $4, 1, $5) \
-                         ON CONFLICT (crossing_id, step) DO UPDATE SET state = $3, response = $4, updated_at = $5",
-                    )
-                    .bind(&updated.crossing_id)
-                    .bind(step)
-                    .bind(STEP_DONE)
-                    .bind(record)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
-                }
-            }
-            changed
+            .bind(previous_record);
+            // The records are logged only where the update took: the crossing now holds it.
+            let logged = records.iter().map(|(step, response)| {
+                Statement::new(
+                    "INSERT INTO saga_steps (crossing_id, step, state, response, attempts, updated_at) \
+                     SELECT $1, $2, $3, $4, 1, $5 \
+                     WHERE EXISTS (SELECT 1 FROM crossings WHERE crossing_id = $1 AND record = $6) \
+                     ON CONFLICT (crossing_id, step) DO UPDATE SET state = $3, response = $4, updated_at = $5",
+                )
+                .bind(&updated.crossing_id)
+                .bind(step)
+                .bind(STEP_DONE)
+                .bind(response)
+                .bind(now)
+                .bind(&record)
+            });
+            (std::iter::once(update).chain(logged).collect(), Some(0))
         }
-    };
-    Ok(changed == 1)
-}
-
-/// Chains one entry per crossing to the trail's last entry, as read inside the transaction.
-async fn append_audit(
-    tx: &mut Transaction<'_, Any>,
-    accessor: &Accessor,
-    action: &str,
-    crossing_ids: &[String],
-    at: i64,
-) -> sqlx::Result<()> {
-    let head: Option<(i64, String)> =
-        sqlx::query_as("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
-            .await?;
-    let (mut sequence, mut previous_hash) = head.unwrap_or((0, audit::GENESIS.to_owned()));
-    for crossing_id in crossing_ids {
-        sequence += 1;
-        let hash = audit::entry_hash(&previous_hash, sequence, at, accessor, action, crossing_id);
-        sqlx::query(
-            "INSERT INTO audit_log (sequence, at, agency, officer, purpose, action, crossing_id, previous_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(sequence)
-        .bind(at)
-        .bind(&accessor.agency)
-        .bind(&accessor.officer)
-        .bind(&accessor.purpose)
-        .bind(action)
-        .bind(crossing_id)
-        .bind(&previous_hash)
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
-        previous_hash = hash;
     }
-    Ok(())
 }
 
 type AuditRow = (

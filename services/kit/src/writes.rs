@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use sqlx::{Acquire, Any, AnyConnection, AnyPool, Database, Sqlite, query::Query};
+use futures::TryStreamExt;
+use sqlx::{
+    Acquire, Any, AnyConnection, AnyPool, Database, Either, Executor, Sqlite, query::Query,
+};
 
 /// A value bound to a statement parameter: the types the stores write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +90,64 @@ impl Statement {
     }
 }
 
+/// Runs `statements` in order inside a transaction the caller holds; the rows each one
+/// changed. On SQLite they go to the connection's worker thread as one script, in a single
+/// hand-off; the script's text repeats with the statements' shape, so it is prepared once.
+pub async fn execute_all(
+    statements: &[Statement],
+    connection: &mut AnyConnection,
+) -> sqlx::Result<Vec<u64>> {
+    if connection.backend_name() != Sqlite::NAME {
+        let mut changed = Vec::with_capacity(statements.len());
+        for statement in statements {
+            changed.push(statement.execute(connection).await?);
+        }
+        return Ok(changed);
+    }
+    let mut script = String::new();
+    push_statements(statements, &mut script);
+    let changed: Vec<u64> = connection
+        .fetch_many(bind_all(&script, statements))
+        .try_filter_map(|step| async move {
+            Ok(match step {
+                Either::Left(done) => Some(done.rows_affected()),
+                Either::Right(_) => None,
+            })
+        })
+        .try_collect()
+        .await?;
+    if changed.len() != statements.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "a script of {} statements reported {} results",
+            statements.len(),
+            changed.len()
+        )));
+    }
+    Ok(changed)
+}
+
+/// `script` with the parameters of every statement bound in order.
+fn bind_all<'q>(
+    script: &'q str,
+    statements: &'q [Statement],
+) -> Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    statements
+        .iter()
+        .flat_map(|statement| &statement.params)
+        .fold(sqlx::query(script), |query, param| param.bind_to(query))
+}
+
+/// Appends the statements to `script`, each one's parameters renumbered after the ones before
+/// it (SQLite numbers `$n` across the whole script).
+fn push_statements(statements: &[Statement], script: &mut String) {
+    let mut offset = 0;
+    for statement in statements {
+        renumber(statement.sql, offset, script);
+        script.push_str(";\n");
+        offset += statement.params.len();
+    }
+}
+
 /// Statements to commit in one transaction, in order.
 #[derive(Debug, Clone, Default)]
 pub struct WriteBatch {
@@ -127,11 +188,10 @@ impl WriteBatch {
             return tx.commit().await;
         }
         let script = self.sqlite_script();
-        let mut query = sqlx::query(&script);
-        for param in self.statements.iter().flat_map(|s| &s.params) {
-            query = param.bind_to(query);
-        }
-        let Err(error) = query.execute(&mut *connection).await else {
+        let Err(error) = bind_all(&script, &self.statements)
+            .execute(&mut *connection)
+            .await
+        else {
             return Ok(());
         };
         // The script stops at the failing statement, inside its transaction. A connection that
@@ -146,16 +206,10 @@ impl WriteBatch {
         Err(error)
     }
 
-    /// One script of all the statements, each one's parameters renumbered after the ones
-    /// before it (SQLite numbers `$n` across the whole script).
+    /// One script of all the statements inside their transaction.
     fn sqlite_script(&self) -> String {
         let mut script = String::from("BEGIN IMMEDIATE;\n");
-        let mut offset = 0;
-        for statement in &self.statements {
-            renumber(statement.sql, offset, &mut script);
-            script.push_str(";\n");
-            offset += statement.params.len();
-        }
+        push_statements(&self.statements, &mut script);
         script.push_str("COMMIT;");
         script
     }
@@ -261,6 +315,53 @@ mod tests {
                 batch.commit(&pool).await.unwrap();
             }
             assert_eq!(rows(&pool).await.len(), 12, "{:?}", database.backend);
+        }
+    }
+
+    #[tokio::test]
+    async fn statements_in_a_held_transaction_report_the_rows_each_changed_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let pool = connect(&database.url, &NO_MIGRATIONS).await.unwrap();
+            sqlx::query("CREATE TABLE batch_test (id BIGINT PRIMARY KEY, label TEXT)")
+                .execute(&pool)
+                .await
+                .unwrap();
+            let statements = [
+                insert(1, Some("one")),
+                insert(2, Some("two")),
+                Statement::new(
+                    "INSERT INTO batch_test (id, label) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(1)
+                .bind("again"),
+                Statement::new("UPDATE batch_test SET label = $1 WHERE id >= $2")
+                    .bind("many")
+                    .bind(1),
+                Statement::new("UPDATE batch_test SET label = $1 WHERE id = $2")
+                    .bind("none")
+                    .bind(99),
+            ];
+            let mut tx = pool.begin().await.unwrap();
+            let changed = execute_all(&statements, &mut tx).await.unwrap();
+            assert_eq!(changed, vec![1, 1, 0, 2, 0], "{:?}", database.backend);
+            tx.rollback().await.unwrap();
+            assert!(rows(&pool).await.is_empty(), "{:?}", database.backend);
+
+            // The same shape again (on SQLite, the cached script) with other values.
+            let mut tx = pool.begin().await.unwrap();
+            let again = [insert(5, None), insert(5, None)];
+            assert!(execute_all(&again, &mut tx).await.is_err());
+            drop(tx);
+            let mut tx = pool.begin().await.unwrap();
+            let changed = execute_all(&statements[..2], &mut tx).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(changed, vec![1, 1], "{:?}", database.backend);
+            assert_eq!(
+                rows(&pool).await,
+                vec![(1, Some("one".into())), (2, Some("two".into()))],
+                "{:?}",
+                database.backend
+            );
         }
     }
 }
