@@ -116,7 +116,9 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
         }
     }
     let url = config.database_url("customs", config.customs.database_url.as_ref());
-    let pool = storage::connect(&url, &MIGRATIONS).await?;
+    // A declaration's record and saved answer run to several pages each (about 11 kB for a
+    // hundred goods items), and the declarant waits on every commit.
+    let pool = storage::connect_with(&url, &MIGRATIONS, storage::Checkpoints::Small).await?;
     let store = store::Store::new(pool.clone());
     let rules = RulesInForce::new(rulebook);
     reload_on_hangup(config.clone(), rules.clone(), handle.shutdown.clone());

@@ -44,8 +44,29 @@ impl Backend {
 /// One connection keeps its cache and serves callers in turn as they queue for it.
 const SQLITE_CONNECTIONS: u32 = 1;
 
+/// How a SQLite database's background checkpoint paces itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoints {
+    /// Every 10 ms while commits arrive: fewer, larger checkpoints and the least work per
+    /// commit, for a service whose calls each write a few small rows.
+    Periodic,
+    /// Often enough that each checkpoint copies about [`FRAMES_PER_CHECKPOINT`] pages, for a
+    /// service whose calls each write records of several pages: the commits beside a
+    /// checkpoint stall for as long as it copies and syncs.
+    Small,
+}
+
 /// Opens a pool and brings the schema up to date: `kit`'s tables, then the service's.
 pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result<AnyPool> {
+    connect_with(url, service_migrations, Checkpoints::Periodic).await
+}
+
+/// [`connect`], with the pace of the background checkpoint on SQLite.
+pub async fn connect_with(
+    url: &str,
+    service_migrations: &Migrator,
+    checkpoints: Checkpoints,
+) -> anyhow::Result<AnyPool> {
     install_drivers();
     let backend = Backend::of(url)?;
     if backend == Backend::Sqlite {
@@ -82,7 +103,7 @@ pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result
     migrate(&pool, &KIT_MIGRATOR).await?;
     migrate(&pool, service_migrations).await?;
     if backend == Backend::Sqlite {
-        checkpoint_in_background(&pool).await?;
+        checkpoint_in_background(&pool, checkpoints).await?;
     }
     Ok(pool)
 }
@@ -98,18 +119,22 @@ pub async fn scan_connection(pool: &AnyPool) -> sqlx::Result<AnyConnection> {
     Ok(connection)
 }
 
-/// How soon the SQLite write-ahead log is checkpointed again after a checkpoint that found new
-/// frames, and the longest pause once the log has stopped growing.
+/// Pauses between background checkpoints: the shortest, the longest while commits arrive, and
+/// the longest once the log has stopped growing.
+const CHECKPOINT_PAUSE_MIN: Duration = Duration::from_millis(1);
 const CHECKPOINT_WHILE_WRITING: Duration = Duration::from_millis(10);
 const CHECKPOINT_WHEN_IDLE: Duration = Duration::from_millis(320);
+/// Log frames (pages) a [`Checkpoints::Small`] checkpoint aims to copy.
+pub const FRAMES_PER_CHECKPOINT: i64 = 16;
 
 /// SQLite checkpoints its write-ahead log every 1,000 pages inside the commit that crosses the
-/// mark, which then takes ten times longer than the others; and the longer the log, the longer
-/// a commit's own writes wait behind the checkpoint's. Checkpointing from a background task,
-/// every 10 ms while commits arrive, keeps the log a few pages long; when nothing is written the
-/// pause doubles up to a third of a second. The checkpoint runs on a connection of its own, so
-/// the pool's connection never waits behind its fsync. The task ends when the pool is closed.
-async fn checkpoint_in_background(pool: &AnyPool) -> anyhow::Result<()> {
+/// mark, which then takes ten times longer than the others. So a background task checkpoints
+/// on a connection of its own (the pool's connection never waits behind its fsync), every
+/// 10 ms while commits arrive. Paced [`Checkpoints::Small`], it halves its pause (down to
+/// 1 ms) after a checkpoint that copied more than [`FRAMES_PER_CHECKPOINT`] pages and doubles
+/// it (up to 10 ms) after one that copied less than half as many. When nothing is written the
+/// pause doubles up to a third of a second. The task ends when the pool is closed.
+async fn checkpoint_in_background(pool: &AnyPool, checkpoints: Checkpoints) -> anyhow::Result<()> {
     let mut connection = pool
         .acquire()
         .await
@@ -131,19 +156,45 @@ async fn checkpoint_in_background(pool: &AnyPool) -> anyhow::Result<()> {
                 .await
             {
                 Ok((_, logged, checkpointed)) => {
-                    let seen = Some((logged, checkpointed));
-                    pause = if seen == last_seen {
-                        (pause * 2).min(CHECKPOINT_WHEN_IDLE)
-                    } else {
-                        CHECKPOINT_WHILE_WRITING
-                    };
-                    last_seen = seen;
+                    let seen = (logged, checkpointed);
+                    pause = next_pause(checkpoints, pause, last_seen, seen);
+                    last_seen = Some(seen);
                 }
                 Err(error) => tracing::warn!(%error, "background checkpoint failed"),
             }
         }
     });
     Ok(())
+}
+
+/// The pause before the next checkpoint, from the one before: `last_seen` and `seen` are the
+/// (frames in the log, frames checkpointed) that the last two checkpoints answered.
+fn next_pause(
+    checkpoints: Checkpoints,
+    pause: Duration,
+    last_seen: Option<(i64, i64)>,
+    seen: (i64, i64),
+) -> Duration {
+    if last_seen == Some(seen) {
+        return (pause * 2).min(CHECKPOINT_WHEN_IDLE);
+    }
+    if checkpoints == Checkpoints::Periodic {
+        return CHECKPOINT_WHILE_WRITING;
+    }
+    let writing = pause.min(CHECKPOINT_WHILE_WRITING);
+    let (_, checkpointed) = seen;
+    let copied = match last_seen {
+        // The log restarts from its beginning once wholly copied.
+        Some((_, before)) if checkpointed >= before => checkpointed - before,
+        _ => checkpointed,
+    };
+    if copied > FRAMES_PER_CHECKPOINT {
+        (writing / 2).max(CHECKPOINT_PAUSE_MIN)
+    } else if copied * 2 < FRAMES_PER_CHECKPOINT {
+        (writing * 2).min(CHECKPOINT_WHILE_WRITING)
+    } else {
+        writing
+    }
 }
 
 async fn migrate(pool: &AnyPool, migrator: &Migrator) -> anyhow::Result<()> {
@@ -363,5 +414,53 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode(block)
         );
         assert!(decode_record::<prost_types::Struct>(&understated).is_err());
+    }
+
+    #[test]
+    fn small_checkpoints_follow_the_rate_of_writing_and_periodic_ones_keep_their_pace() {
+        let ms = Duration::from_millis;
+        let small = Checkpoints::Small;
+        // Many pages since the last checkpoint: sooner, down to the shortest pause.
+        assert_eq!(
+            next_pause(small, ms(10), Some((100, 100)), (200, 200)),
+            ms(5)
+        );
+        assert_eq!(
+            next_pause(small, ms(1), Some((100, 100)), (200, 200)),
+            ms(1)
+        );
+        // Few pages: later, up to the pace while writing.
+        assert_eq!(
+            next_pause(small, ms(2), Some((100, 100)), (103, 103)),
+            ms(4)
+        );
+        assert_eq!(
+            next_pause(small, ms(8), Some((100, 100)), (103, 103)),
+            ms(10)
+        );
+        // About the target: the same pause.
+        assert_eq!(
+            next_pause(small, ms(4), Some((100, 100)), (112, 112)),
+            ms(4)
+        );
+        // The log restarted after a whole checkpoint: what it holds now was copied.
+        assert_eq!(next_pause(small, ms(4), Some((300, 300)), (40, 40)), ms(2));
+        // Writing again after an idle spell starts from the pace while writing.
+        assert_eq!(next_pause(small, ms(320), Some((5, 5)), (60, 60)), ms(5));
+        // Nothing new: the pause doubles up to the idle pace, whatever the pacing.
+        for checkpoints in [small, Checkpoints::Periodic] {
+            assert_eq!(
+                next_pause(checkpoints, ms(10), Some((7, 7)), (7, 7)),
+                ms(20)
+            );
+            assert_eq!(
+                next_pause(checkpoints, ms(320), Some((7, 7)), (7, 7)),
+                ms(320)
+            );
+        }
+        assert_eq!(
+            next_pause(Checkpoints::Periodic, ms(320), Some((5, 5)), (900, 900)),
+            ms(10)
+        );
     }
 }
