@@ -8,7 +8,7 @@ use std::{future::Future, time::Duration};
 
 use bordermesh_gateway::mesh::Service;
 use bordermesh_proto::{
-    common::v1::{Agency, Money, Quantity, Verdict},
+    common::v1::{Agency, Direction, Money, Quantity, Verdict},
     crossing::v1::{
         Crossing, CrossingStatus, Decision, GetCrossingRequest, Outcome, ProcessCrossingRequest,
         crossing_service_client::CrossingServiceClient,
@@ -334,6 +334,55 @@ async fn a_crossing_pending_past_its_time_is_abandoned_and_its_entry_undone() {
         (refusals == 1 && entries == 0).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ees_art_35_an_exit_crossing_abandoned_withdraws_the_exit_it_recorded() {
+    let mesh = mesh_with(|config| {
+        config.gateway.abandon_after_ms = 1_000;
+        // Customs never answers: the crossing cannot be decided.
+        config.gateway.customs_url = format!("http://{}", free_addr());
+    })
+    .await;
+    let mut clients = clients(&mesh).await;
+    let mut lorry = lorry();
+    let crossing = lorry.crossing.as_mut().unwrap();
+    crossing.direction = Direction::Exit.into();
+    crossing.consignments.clear();
+    let mut request = tonic::Request::new(lorry);
+    request.set_timeout(Duration::from_millis(800));
+    let pending = clients
+        .crossings
+        .process_crossing(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .crossing
+        .unwrap();
+    assert_eq!(pending.status(), CrossingStatus::Pending);
+    let identity_db = mesh.data_dir.path();
+    assert_eq!(
+        support::count_rows(identity_db, "identity", "ees_records WHERE kind = 'EXIT'").await,
+        1,
+        "the driver's exit was recorded before customs failed"
+    );
+
+    clients
+        .crossing_once(&pending.crossing_id, |crossing| {
+            crossing.status() == CrossingStatus::Abandoned
+        })
+        .await;
+    // The driver did not leave: the exit is erased, and no refusal takes its place.
+    eventually(|| async move {
+        let exits =
+            support::count_rows(identity_db, "identity", "ees_records WHERE kind = 'EXIT'").await;
+        (exits == 0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        support::count_rows(identity_db, "identity", "ees_records").await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

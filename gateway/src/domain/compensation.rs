@@ -31,6 +31,13 @@ pub enum Compensation {
         refusal_codes: Vec<String>,
         text: String,
     },
+    /// Regulation (EU) 2017/2226 Art. 35: the exit recorded for a traveller turned back did not
+    /// happen, and is erased.
+    WithdrawExit {
+        traveller: usize,
+        check_id: String,
+        text: String,
+    },
     /// UCC Art. 174: a declaration for goods that are not released is invalidated.
     InvalidateDeclaration {
         declaration_id: String,
@@ -48,7 +55,9 @@ impl Compensation {
     /// The saga step that records this action, unique within the crossing.
     pub fn step(&self) -> String {
         match self {
-            Self::RefuseEntry { traveller, .. } => format!("compensate/identity/{traveller}"),
+            Self::RefuseEntry { traveller, .. } | Self::WithdrawExit { traveller, .. } => {
+                format!("compensate/identity/{traveller}")
+            }
             Self::InvalidateDeclaration { .. } => "compensate/customs".into(),
             Self::ReleaseAssessment { .. } => "compensate/sanitary".into(),
         }
@@ -95,21 +104,29 @@ pub fn plan(
         ),
     };
     let mut plan = Vec::new();
-    if direction == Direction::Entry {
-        for (traveller, check) in checks.iter().enumerate() {
-            let Some(check) = check.as_ref().and_then(|response| response.check.as_ref()) else {
-                continue;
-            };
-            if check.verdict() == Verdict::Refuse {
-                continue;
-            }
-            plan.push(Compensation::RefuseEntry {
-                traveller,
-                check_id: check.check_id.clone(),
-                refusal_codes: refusal_codes.clone(),
-                text: format!("{why}: turned back with the whole crossing"),
-            });
+    for (traveller, check) in checks.iter().enumerate() {
+        let Some(check) = check.as_ref().and_then(|response| response.check.as_ref()) else {
+            continue;
+        };
+        // A refused traveller entered or left nothing.
+        if check.verdict() == Verdict::Refuse {
+            continue;
         }
+        let text = format!("{why}: turned back with the whole crossing");
+        let check_id = check.check_id.clone();
+        plan.push(match direction {
+            Direction::Exit => Compensation::WithdrawExit {
+                traveller,
+                check_id,
+                text,
+            },
+            _ => Compensation::RefuseEntry {
+                traveller,
+                check_id,
+                refusal_codes: refusal_codes.clone(),
+                text,
+            },
+        });
     }
     if let Some(declaration) = declaration
         && declaration.status() != DeclarationStatus::Invalidated
@@ -211,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn exits_and_records_already_undone_need_nothing() {
+    fn records_already_undone_need_nothing() {
         let declaration = Declaration {
             declaration_id: "d-1".into(),
             status: DeclarationStatus::Invalidated.into(),
@@ -225,13 +242,47 @@ mod tests {
         assert!(
             plan(
                 "c-1",
-                Direction::Exit,
+                Direction::Entry,
                 Cause::Abandoned,
-                &[check("k-0", Verdict::Clear), None],
+                &[check("k-0", Verdict::Refuse), None],
                 Some(&declaration),
                 Some(&assessment),
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn ees_art_35_an_exit_turned_back_withdraws_each_recorded_exit() {
+        let actions = plan(
+            "c-1",
+            Direction::Exit,
+            Cause::Abandoned,
+            &[
+                check("k-0", Verdict::Clear),
+                None,
+                check("k-2", Verdict::Refer),
+                check("k-3", Verdict::Refuse),
+            ],
+            None,
+            None,
+        );
+        let text = "crossing c-1 abandoned before a decision: turned back with the whole crossing";
+        assert_eq!(
+            actions,
+            [
+                Compensation::WithdrawExit {
+                    traveller: 0,
+                    check_id: "k-0".into(),
+                    text: text.into(),
+                },
+                Compensation::WithdrawExit {
+                    traveller: 2,
+                    check_id: "k-2".into(),
+                    text: text.into(),
+                },
+            ]
+        );
+        assert_eq!(actions[1].step(), "compensate/identity/2");
     }
 }

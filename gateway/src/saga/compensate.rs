@@ -174,6 +174,21 @@ impl Saga {
                     .await?;
                 Ok(encode_record(&response))
             }
+            Compensation::WithdrawExit { check_id, text, .. } => {
+                let message = identity::WithdrawExitRequest {
+                    request_id,
+                    check_id: check_id.clone(),
+                    text: text.clone(),
+                };
+                let response = self
+                    .agencies
+                    .step("identity", deadline, message, |request| {
+                        let mut client = self.agencies.identity.clone();
+                        async move { client.withdraw_exit(request).await }
+                    })
+                    .await?;
+                Ok(encode_record(&response))
+            }
             Compensation::InvalidateDeclaration {
                 declaration_id,
                 reason,

@@ -1094,6 +1094,15 @@ impl IdentityService for IdentityApi {
             .map(Response::new)
     }
 
+    async fn withdraw_exit(
+        &self,
+        request: Request<pb::WithdrawExitRequest>,
+    ) -> Result<Response<pb::WithdrawExitResponse>, Status> {
+        IdentityApi::withdraw_exit(self, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn record_interview_outcome(
         &self,
         request: Request<pb::RecordInterviewOutcomeRequest>,

@@ -514,6 +514,20 @@ impl Store {
         Ok(updated.rows_affected() == 1)
     }
 
+    /// EES Art. 35: erases an exit record that turned out inaccurate; false when it is gone.
+    pub async fn erase_exit(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        record_id: &str,
+    ) -> sqlx::Result<bool> {
+        let erased = sqlx::query("DELETE FROM ees_records WHERE record_id = $1 AND kind = $2")
+            .bind(record_id)
+            .bind(CrossingKind::Exit.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(erased.rows_affected() == 1)
+    }
+
     /// The statements that record a crossing and push the traveller's file's retention to
     /// `keep_until` if later.
     pub fn crossing_inserts(record: &CrossingRecord<'_>) -> [Statement; 2] {
@@ -783,6 +797,67 @@ mod tests {
                     .unwrap()
                     .len(),
                 1
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn ees_art_35_only_an_exit_record_is_erased_and_only_once_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let check_id = Uuid::new_v4().to_string();
+            let record = |kind| CrossingRecord {
+                traveller_key: "SRB/2",
+                kind,
+                crossed_on: ymd(2026, 7, 10),
+                crossing_point: "SI-OBREZJE",
+                nationality: "SRB",
+                refusal_codes: "",
+                keep_until: ymd(2029, 7, 10),
+                check_id: Some(&check_id),
+                visa_number: None,
+            };
+            let mut tx = store.pool().begin().await.unwrap();
+            store
+                .record_crossing(&mut tx, &record(CrossingKind::Entry))
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            let mut tx = store.pool().begin().await.unwrap();
+            let entry = store
+                .check_crossing(&mut tx, &check_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(!store.erase_exit(&mut tx, &entry.record_id).await.unwrap());
+            tx.commit().await.unwrap();
+
+            let exit_check = Uuid::new_v4().to_string();
+            let mut tx = store.pool().begin().await.unwrap();
+            store
+                .record_crossing(
+                    &mut tx,
+                    &CrossingRecord {
+                        check_id: Some(&exit_check),
+                        ..record(CrossingKind::Exit)
+                    },
+                )
+                .await
+                .unwrap();
+            let exit = store
+                .check_crossing(&mut tx, &exit_check)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(store.erase_exit(&mut tx, &exit.record_id).await.unwrap());
+            assert!(!store.erase_exit(&mut tx, &exit.record_id).await.unwrap());
+            tx.commit().await.unwrap();
+            // What is left is the entry: (day, entered).
+            assert_eq!(
+                store.crossings("SRB/2", NaiveDate::MIN).await.unwrap(),
+                [(ymd(2026, 7, 10), true)],
+                "{:?}",
+                database.backend
             );
         }
     }

@@ -623,6 +623,90 @@ async fn a_refusal_by_the_second_line_records_one_refusal_and_no_stay() {
     assert_eq!(days_used(&mut service, date(2026, 7, 15)).await, 0);
 }
 
+async fn withdraw(
+    service: &mut Service,
+    request_id: &str,
+    check_id: &str,
+) -> Result<pb::TravellerCheck, tonic::Status> {
+    service
+        .client
+        .withdraw_exit(pb::WithdrawExitRequest {
+            request_id: request_id.into(),
+            check_id: check_id.into(),
+            text: "customs refused the export; the lorry turned back".into(),
+        })
+        .await
+        .map(|response| response.into_inner().check.unwrap())
+}
+
+#[tokio::test]
+async fn ees_art_35_an_exit_that_did_not_happen_is_erased_and_the_stay_goes_on() {
+    let mut service = start().await;
+    check(
+        &mut service,
+        crossing(Direction::Entry, date(2026, 7, 1), date(2026, 7, 20)),
+    )
+    .await;
+    let exit = check(
+        &mut service,
+        crossing(Direction::Exit, date(2026, 7, 10), None),
+    )
+    .await;
+    assert_eq!(exit.verdict(), Verdict::Clear, "{:?}", codes(&exit));
+    assert_eq!(days_used(&mut service, date(2026, 7, 15)).await, 10);
+
+    let once = request_id();
+    let withdrawn = withdraw(&mut service, &once, &exit.check_id).await.unwrap();
+    assert_eq!(withdrawn.verdict(), Verdict::Clear);
+    assert!(codes(&withdrawn).contains(&("EXIT_WITHDRAWN".into(), String::new())));
+    assert_eq!(get(&mut service, &exit.check_id).await, withdrawn);
+    // The traveller is still here: the stay runs on through the day asked about.
+    assert_eq!(days_used(&mut service, date(2026, 7, 15)).await, 15);
+    // A repeat answers the same; another withdrawal changes nothing.
+    assert_eq!(
+        withdraw(&mut service, &once, &exit.check_id).await.unwrap(),
+        withdrawn
+    );
+    assert_eq!(
+        withdraw(&mut service, &request_id(), &exit.check_id)
+            .await
+            .unwrap(),
+        withdrawn
+    );
+    assert_eq!(days_used(&mut service, date(2026, 7, 15)).await, 15);
+}
+
+#[tokio::test]
+async fn an_exit_is_withdrawn_only_on_a_known_exit_check_and_bad_fields_are_named() {
+    let mut service = start().await;
+    let entry = check(
+        &mut service,
+        crossing(Direction::Entry, date(2026, 7, 15), date(2026, 7, 20)),
+    )
+    .await;
+    let status = withdraw(&mut service, &request_id(), &entry.check_id)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let status = withdraw(&mut service, &request_id(), &request_id())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = service
+        .client
+        .withdraw_exit(pb::WithdrawExitRequest {
+            request_id: "not-a-uuid".into(),
+            check_id: "nor-this".into(),
+            text: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violation_fields(&status),
+        ["request_id", "check_id", "text"]
+    );
+}
+
 #[tokio::test]
 async fn decisions_need_a_known_referred_entry_check_and_name_bad_fields() {
     let mut service = start().await;

@@ -25,6 +25,7 @@ use crate::{
 
 pub(super) const REFUSE_ENTRY: &str = "identity.RefuseEntry";
 pub(super) const RECORD_INTERVIEW_OUTCOME: &str = "identity.RecordInterviewOutcome";
+pub(super) const WITHDRAW_EXIT: &str = "identity.WithdrawExit";
 
 /// Longest officer id accepted.
 const MAX_OFFICER_ID_BYTES: usize = 64;
@@ -90,6 +91,16 @@ fn read_refuse_entry(request: &pb::RefuseEntryRequest) -> Result<(Uuid, Refusal)
     let id = violations.into_result(id)?;
     let id = id.ok_or_else(|| error::internal("reading a refusal", "no id and no violation"))?;
     Ok((id, Refusal { codes, text }))
+}
+
+fn read_withdraw_exit(request: &pb::WithdrawExitRequest) -> Result<(Uuid, String), Status> {
+    let mut violations = FieldViolations::new();
+    validate::request_id(&request.request_id, &mut violations);
+    let id = check_id(&request.check_id, &mut violations);
+    let text = text("text", &request.text, true, &mut violations);
+    let id = violations.into_result(id)?;
+    let id = id.ok_or_else(|| error::internal("reading a withdrawal", "no id and no violation"))?;
+    Ok((id, text))
 }
 
 struct Interview {
@@ -399,6 +410,45 @@ impl IdentityApi {
         .await?;
         tracing::info!(check_id = %id, changed = change != Change::Unchanged, "entry refused");
         let response = pb::RefuseEntryResponse { check: Some(check) };
+        call.commit(self.store.pool(), tx, response).await
+    }
+
+    pub(super) async fn withdraw_exit(
+        &self,
+        request: pb::WithdrawExitRequest,
+    ) -> Result<pb::WithdrawExitResponse, Status> {
+        let (id, text) = read_withdraw_exit(&request)?;
+        let call = IdempotentCall::new(WITHDRAW_EXIT, &request.request_id, &request);
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
+        };
+        let (stored, state, crossing) = self.held_check(&mut tx, id).await?;
+        let withdraws = second_line::withdraw_exit(&state).map_err(rejected)?;
+        let mut check = stored.check.clone();
+        if withdraws {
+            let exit = crossing.ok_or_else(|| {
+                error::internal("withdrawing an exit", "the exit record vanished")
+            })?;
+            self.store
+                .erase_exit(&mut tx, &exit.record_id)
+                .await
+                .map_err(|e| error::internal("erasing an exit record", e))?;
+            check.reasons.push(common::Reason {
+                agency: common::Agency::BorderPolice.into(),
+                code: "EXIT_WITHDRAWN".into(),
+                rule_id: "EES-ART-35".into(),
+                message: format!("exit withdrawn, the traveller did not leave: {text}"),
+                subject: crate::domain::check::SUBJECT_TRAVELLER.into(),
+                refusal_code: String::new(),
+            });
+            self.store
+                .update_check(&mut tx, check.verdict().as_str_name(), &check)
+                .await
+                .map_err(|e| error::internal("updating a traveller check", e))?;
+        }
+        tracing::info!(check_id = %id, changed = withdraws, "exit withdrawn");
+        let response = pb::WithdrawExitResponse { check: Some(check) };
         call.commit(self.store.pool(), tx, response).await
     }
 

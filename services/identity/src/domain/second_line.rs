@@ -62,6 +62,8 @@ pub enum EesChange {
 pub enum Rejection {
     /// Entry can be refused only at an entry check (SBC Art. 14).
     NotAnEntry,
+    /// Only an exit check's exit can be withdrawn.
+    NotAnExit,
     /// Only a referred check goes to the second line (SBC Art. 8(5)).
     NotReferred,
     /// The second line already decided otherwise.
@@ -75,6 +77,7 @@ impl Rejection {
     pub fn code(self) -> &'static str {
         match self {
             Self::NotAnEntry => "NOT_AN_ENTRY_CHECK",
+            Self::NotAnExit => "NOT_AN_EXIT_CHECK",
             Self::NotReferred => "CHECK_NOT_REFERRED",
             Self::AlreadyDecided(_) => "INTERVIEW_ALREADY_DECIDED",
             Self::AlreadyRefused => "ENTRY_ALREADY_REFUSED",
@@ -84,6 +87,7 @@ impl Rejection {
     pub fn message(self) -> String {
         match self {
             Self::NotAnEntry => "entry can be refused only on an entry check".into(),
+            Self::NotAnExit => "an exit can be withdrawn only on an exit check".into(),
             Self::NotReferred => "the check was not referred to the second line".into(),
             Self::AlreadyDecided(outcome) => format!(
                 "the second line already {} the traveller",
@@ -120,6 +124,15 @@ pub fn refuse_entry(state: &CheckState) -> Result<Change, Rejection> {
     Ok(Change::Refuse {
         ees: refusal_ees(state),
     })
+}
+
+/// EES Art. 35: an exit recorded for a traveller who did not leave (the crossing was turned
+/// back) is inaccurate and is erased; true when the check wrote an exit record still there.
+pub fn withdraw_exit(state: &CheckState) -> Result<bool, Rejection> {
+    if state.direction != Direction::Exit {
+        return Err(Rejection::NotAnExit);
+    }
+    Ok(state.ees_record == Some(CrossingKind::Exit))
 }
 
 /// SBC Art. 8(5): the second line decides on a referred check, once.
@@ -295,5 +308,29 @@ mod tests {
             interview(&exit, Outcome::Refused),
             Err(Rejection::NotAnEntry)
         );
+    }
+
+    #[test]
+    fn ees_art_35_only_an_exit_checks_recorded_exit_is_withdrawn() {
+        let exit = CheckState {
+            direction: Direction::Exit,
+            first_line: Verdict::Clear,
+            current: Verdict::Clear,
+            ees_record: Some(CrossingKind::Exit),
+            ..referred_entry()
+        };
+        assert_eq!(withdraw_exit(&exit), Ok(true));
+        let withdrawn = CheckState {
+            ees_record: None,
+            ..exit
+        };
+        assert_eq!(withdraw_exit(&withdrawn), Ok(false));
+        let citizen = CheckState {
+            category: Category::FreeMovement,
+            ees_record: None,
+            ..exit
+        };
+        assert_eq!(withdraw_exit(&citizen), Ok(false));
+        assert_eq!(withdraw_exit(&referred_entry()), Err(Rejection::NotAnExit));
     }
 }
