@@ -791,18 +791,35 @@ impl Saga {
             return Err(status);
         }
         let sanitary_request = sanitary_request(crossing_id, crossing, declaration.as_ref());
-        if sanitary_request.is_some() && !saved.contains_key(SANITARY_STEP) {
+        // The first wave's answers wait for the decision's commit, unless the sanitary step's
+        // intent must be written before its call and they can go with it. Until then a crash
+        // costs only calls again, which the agencies answer from their idempotency records.
+        let mut answers_written = Vec::new();
+        if sanitary_request.is_some()
+            && !saved.contains_key(SANITARY_STEP)
+            && !sanitary_intended_first(crossing)
+        {
             writes.push(intent(SANITARY_STEP));
+            answers_written = writes.iter().filter_map(answer_of).collect();
+            self.write_log(std::mem::take(&mut writes)).await?;
         }
-        let answers_written: Vec<(String, String)> = writes.iter().filter_map(answer_of).collect();
-        self.write_log(std::mem::take(&mut writes)).await?;
         let assessment = match sanitary_request {
             Some(message) => {
-                let (assessment, done) = self
+                match self
                     .assess_consignments(&saved, crossing_id, message, deadline)
-                    .await?;
-                writes.extend(done);
-                assessment
+                    .await
+                {
+                    Ok((assessment, done)) => {
+                        writes.extend(done);
+                        assessment
+                    }
+                    Err(status) => {
+                        // What the first wave answered is logged for the compensations and
+                        // the retries that follow.
+                        self.write_log(writes).await?;
+                        return Err(status);
+                    }
+                }
             }
             None => None,
         };
@@ -864,17 +881,24 @@ fn identity_step(index: usize) -> String {
 }
 
 /// The intents of a crossing's first wave (the border police and customs), which a new
-/// crossing writes with its acceptance.
+/// crossing writes with its acceptance; with them the sanitary step's, when the crossing
+/// declares consignments and so calls the sanitary service whatever customs answers.
 pub fn first_wave_intents(crossing_id: &str, crossing: &pb::CrossingSubmission) -> Vec<Write> {
     let customs = declares_to_customs(crossing).then(|| CUSTOMS_STEP.to_owned());
+    let sanitary = sanitary_intended_first(crossing).then(|| SANITARY_STEP.to_owned());
     (0..crossing.travellers.len())
         .map(identity_step)
         .chain(customs)
+        .chain(sanitary)
         .map(|step| Write::Intent {
             crossing_id: crossing_id.to_owned(),
             step,
         })
         .collect()
+}
+
+fn sanitary_intended_first(crossing: &pb::CrossingSubmission) -> bool {
+    !crossing.consignments.is_empty()
 }
 
 fn declares_to_customs(crossing: &pb::CrossingSubmission) -> bool {
