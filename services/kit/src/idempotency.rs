@@ -6,7 +6,7 @@
 
 use prost::Message;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 use tonic::{Code, Status};
 
 use crate::{
@@ -41,12 +41,20 @@ impl IdempotentCall {
 
     /// The saved answer for this request id, if there is one.
     pub async fn replay<R: Message + Default>(&self, pool: &AnyPool) -> Result<Option<R>, Status> {
+        self.saved(pool).await
+    }
+
+    async fn saved<'e, R, E>(&self, executor: E) -> Result<Option<R>, Status>
+    where
+        R: Message + Default,
+        E: Executor<'e, Database = Any>,
+    {
         let row: Option<(String, String)> = sqlx::query_as(
             "SELECT request_digest, response FROM idempotency_keys WHERE scope = $1 AND request_id = $2",
         )
         .bind(self.scope)
         .bind(&self.request_id)
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await
         .map_err(|e| error::internal("reading idempotency key", e))?;
         let Some((digest, response)) = row else {
@@ -64,21 +72,30 @@ impl IdempotentCall {
             .map_err(|e| error::internal("decoding saved response", e))
     }
 
-    /// The saved answer when this request id was seen, else a transaction for the call's writes.
+    /// The saved answer to a repeat, or else the transaction for the first call's writes. The
+    /// transaction begins first and the answer is looked up inside it: one connection from the
+    /// pool for both, and the call's own reads can run in the same transaction.
     pub async fn start<R: Message + Default>(&self, pool: &AnyPool) -> Result<Start<R>, Status> {
-        if let Some(saved) = self.replay(pool).await? {
-            return Ok(Start::Replayed(saved));
-        }
-        self.begin(pool).await.map(Start::Fresh)
+        let mut tx = self.begin(pool).await?;
+        Ok(match self.saved(&mut *tx).await? {
+            // Dropped, the transaction rolls back on the connection's next use.
+            Some(saved) => Start::Replayed(saved),
+            None => Start::Fresh(tx),
+        })
     }
 
     /// The transaction for the call's writes, without looking for a saved answer first: either
     /// the call looked with [`Self::replay`] already, or it leaves a repeat to [`Self::commit`],
-    /// which rolls the repeat's writes back and returns the first answer.
+    /// which rolls the repeat's writes back and returns the first answer. On SQLite it takes
+    /// the write lock at once (`BEGIN IMMEDIATE`), so that reads inside it never have to
+    /// upgrade to it and meet another writer half-way.
     pub async fn begin(&self, pool: &AnyPool) -> Result<Transaction<'static, Any>, Status> {
-        pool.begin()
-            .await
-            .map_err(|e| error::internal("starting a transaction", e))
+        let begun = if pool.connect_options().database_url.scheme() == "sqlite" {
+            pool.begin_with("BEGIN IMMEDIATE").await
+        } else {
+            pool.begin().await
+        };
+        begun.map_err(|e| error::internal("starting a transaction", e))
     }
 
     /// Saves `response` with the call's `writes` and commits them together, the saved answer

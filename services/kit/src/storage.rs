@@ -271,12 +271,19 @@ pub fn decode_record<T: prost::Message + Default>(text: &str) -> anyhow::Result<
 }
 
 /// Reads one encoded record; `query` selects a single TEXT column by one `$1` parameter.
-pub async fn fetch_record<T: prost::Message + Default>(
-    pool: &AnyPool,
+pub async fn fetch_record<'e, T, E>(
+    executor: E,
     query: &str,
     key: &str,
-) -> anyhow::Result<Option<T>> {
-    let row: Option<(String,)> = sqlx::query_as(query).bind(key).fetch_optional(pool).await?;
+) -> anyhow::Result<Option<T>>
+where
+    T: prost::Message + Default,
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row: Option<(String,)> = sqlx::query_as(query)
+        .bind(key)
+        .fetch_optional(executor)
+        .await?;
     row.map(|(text,)| decode_record(&text)).transpose()
 }
 

@@ -6,7 +6,7 @@ use bordermesh_proto::{
     common::v1::Verdict,
     sanitary::v1::{Assessment, Ched, ChedStatus, LuggageCheck, PhytosanitaryCertificate},
 };
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -145,9 +145,13 @@ impl Store {
         Ok(inserted.rows_affected() == 1)
     }
 
-    pub async fn get_ched(&self, reference: &str) -> anyhow::Result<Option<Ched>> {
+    pub async fn get_ched<'e>(
+        &self,
+        executor: impl Executor<'e, Database = Any>,
+        reference: &str,
+    ) -> anyhow::Result<Option<Ched>> {
         fetch_record(
-            &self.pool,
+            executor,
             "SELECT record FROM cheds WHERE reference = $1",
             reference,
         )
@@ -230,8 +234,9 @@ impl Store {
 
     /// Inspection results for goods of `commodity_group` from `origin_country` decided at or
     /// after `since_millis`.
-    pub async fn compliance_since(
+    pub async fn compliance_since<'e>(
         &self,
+        executor: impl Executor<'e, Database = Any>,
         origin_country: &str,
         commodity_group: &str,
         since_millis: i64,
@@ -244,7 +249,7 @@ impl Store {
         .bind(origin_country)
         .bind(commodity_group)
         .bind(since_millis)
-        .fetch_one(&self.pool)
+        .fetch_one(executor)
         .await?;
         Ok(ComplianceCount {
             total: u64::try_from(total).unwrap_or_default(),
@@ -272,13 +277,17 @@ impl Store {
         Ok(inserted.rows_affected() == 1)
     }
 
-    pub async fn get_certificate(&self, id: &str) -> anyhow::Result<Option<StoredCertificate>> {
+    pub async fn get_certificate<'e>(
+        &self,
+        executor: impl Executor<'e, Database = Any>,
+        id: &str,
+    ) -> anyhow::Result<Option<StoredCertificate>> {
         let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT record, used_by_assessment, used_by_subject FROM phytosanitary_certificates \
              WHERE certificate_id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(executor)
         .await?;
         row.map(|(record, used_by_assessment, used_by_subject)| {
             Ok(StoredCertificate {
@@ -460,7 +469,7 @@ mod tests {
             );
             tx.commit().await.unwrap();
             assert_eq!(
-                store.get_ched(&ched.reference).await.unwrap(),
+                store.get_ched(store.pool(), &ched.reference).await.unwrap(),
                 Some(ched),
                 "{:?}",
                 database.backend
@@ -490,7 +499,10 @@ mod tests {
                 .unwrap();
             tx.commit().await.unwrap();
             assert_eq!(
-                store.compliance_since("ARG", "meat", 0).await.unwrap(),
+                store
+                    .compliance_since(store.pool(), "ARG", "meat", 0)
+                    .await
+                    .unwrap(),
                 ComplianceCount {
                     total: 4,
                     non_compliant: 2
@@ -499,13 +511,16 @@ mod tests {
                 database.backend
             );
             assert_eq!(
-                store.compliance_since("ARG", "fish", 0).await.unwrap(),
+                store
+                    .compliance_since(store.pool(), "ARG", "fish", 0)
+                    .await
+                    .unwrap(),
                 ComplianceCount::default()
             );
             let future = now_millis() + 60_000;
             assert_eq!(
                 store
-                    .compliance_since("ARG", "meat", future)
+                    .compliance_since(store.pool(), "ARG", "meat", future)
                     .await
                     .unwrap()
                     .total,
@@ -561,7 +576,11 @@ mod tests {
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
-            let stored = store.get_certificate("ZA-2026-1").await.unwrap().unwrap();
+            let stored = store
+                .get_certificate(store.pool(), "ZA-2026-1")
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(
                 stored.used_by_assessment.as_deref(),
                 Some("a1"),

@@ -5,12 +5,13 @@ use std::collections::{HashMap, HashSet};
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
-    idempotency::IdempotentCall,
+    idempotency::{IdempotentCall, Start},
     storage::now_millis,
     validate,
 };
 use bordermesh_proto::{common::v1 as common, sanitary::v1 as pb};
 use chrono::NaiveDate;
+use sqlx::{Any, Transaction};
 use tonic::{Code, Status};
 use uuid::Uuid;
 
@@ -271,14 +272,18 @@ fn conflict(what: &str) -> Status {
 impl SanitaryApi {
     /// Looks up the documents and certificates the drafts name. A reference named twice in
     /// one request counts as used by its first consignment.
-    async fn presentations(&self, drafts: &mut [Draft]) -> Result<(), Status> {
+    async fn presentations(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        drafts: &mut [Draft],
+    ) -> Result<(), Status> {
         let mut cheds_seen: HashSet<String> = HashSet::new();
         let mut certificates_seen: HashMap<String, String> = HashMap::new();
         for draft in drafts.iter_mut() {
             if let Some(reference) = &draft.ched_reference {
                 let stored = self
                     .store
-                    .get_ched(reference)
+                    .get_ched(&mut **tx, reference)
                     .await
                     .map_err(|e| error::internal("reading a CHED", e))?;
                 draft.subject.ched = match stored.as_ref().and_then(presented_ched) {
@@ -297,7 +302,7 @@ impl SanitaryApi {
             if let Some(id) = &draft.certificate_id {
                 let stored = self
                     .store
-                    .get_certificate(id)
+                    .get_certificate(&mut **tx, id)
                     .await
                     .map_err(|e| error::internal("reading a certificate", e))?;
                 draft.subject.certificate = match stored {
@@ -339,7 +344,11 @@ impl SanitaryApi {
 
     /// Regulation (EU) 2019/2129 Art. 8: whether the origin's recent results for this
     /// commodity group are above the configured threshold.
-    async fn non_compliance_high(&self, subject: &Subject) -> Result<bool, Status> {
+    async fn non_compliance_high(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        subject: &Subject,
+    ) -> Result<bool, Status> {
         let Some(regime) = self.rules.regimes.resolve(
             &subject.commodity_code,
             subject.species_group.as_deref(),
@@ -354,7 +363,12 @@ impl SanitaryApi {
         let since = now_millis() - i64::from(policy.non_compliance_window_days) * MILLIS_PER_DAY;
         let count = self
             .store
-            .compliance_since(&subject.origin_country, &regime.commodity_group, since)
+            .compliance_since(
+                &mut **tx,
+                &subject.origin_country,
+                &regime.commodity_group,
+                since,
+            )
             .await
             .map_err(|e| error::internal("counting inspection results", e))?;
         Ok(policy.is_non_compliance_high(count.non_compliant, count.total))
@@ -366,10 +380,13 @@ impl SanitaryApi {
     ) -> Result<pb::AssessConsignmentsResponse, Status> {
         let mut command = Command::parse(&request, &self.rules)?;
         let call = IdempotentCall::new(ASSESS_CONSIGNMENTS, &request.request_id, &request);
-        if let Some(saved) = call.replay(self.store.pool()).await? {
-            return Ok(saved);
-        }
-        self.presentations(&mut command.drafts).await?;
+        // The lookups run in the transaction of the writes, on one connection: a repeat is
+        // answered before them, as they would see its own links and call them conflicts.
+        let mut tx = match call.start(self.store.pool()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
+        };
+        self.presentations(&mut tx, &mut command.drafts).await?;
         let context = Context {
             rules: &self.rules,
             // The request id seeds the check selection: the same request replays the same draw.
@@ -378,7 +395,7 @@ impl SanitaryApi {
         };
         let mut decisions = Vec::new();
         for draft in &command.drafts {
-            let high = self.non_compliance_high(&draft.subject).await?;
+            let high = self.non_compliance_high(&mut tx, &draft.subject).await?;
             let decision = assessment::assess_one(&draft.subject, &context, high);
             let selection = &decision.selection;
             tracing::info!(
@@ -410,7 +427,6 @@ impl SanitaryApi {
             status: pb::AssessmentStatus::Assessed.into(),
             ..Default::default()
         };
-        let mut tx = call.begin(self.store.pool()).await?;
         self.store
             .insert_assessment(&mut tx, &command.crossing_point, &record)
             .await

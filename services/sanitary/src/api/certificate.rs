@@ -180,7 +180,7 @@ impl SanitaryApi {
         let id = validate::required_text("certificate_id", id, &mut violations).map(str::to_owned);
         let id = violations.into_result(id)?.unwrap_or_default();
         let stored = error::found(
-            self.store.get_certificate(&id).await,
+            self.store.get_certificate(self.store.pool(), &id).await,
             "PhytosanitaryCertificate",
             &id,
             "reading a certificate",

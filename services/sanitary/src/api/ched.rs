@@ -214,7 +214,7 @@ impl SanitaryApi {
         let reference = reference_field("reference", reference, &mut violations);
         let reference = violations.into_result(reference)?.unwrap_or_default();
         error::found(
-            self.store.get_ched(&reference).await,
+            self.store.get_ched(self.store.pool(), &reference).await,
             "Ched",
             &reference,
             "reading a CHED",
