@@ -1,7 +1,7 @@
 //! What undoing a crossing means: when a crossing is refused or abandoned, what the agencies
 //! recorded for it on the way is undone the way each agency's law wants. A one-stop crossing is
-//! turned back as a whole, so nobody in it has entered, no goods were released and no health
-//! entry document was used.
+//! turned back as a whole, so nobody in it has entered or left, no goods were released and no
+//! health entry document was used.
 
 use bordermesh_proto::{
     common::v1::{Direction, Verdict},
