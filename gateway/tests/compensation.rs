@@ -27,7 +27,7 @@ use bordermesh_proto::{
     },
 };
 use support::{Mesh, example, free_addr, lorry, mesh_with};
-use tonic::transport::Channel;
+use tonic::{IntoRequest, transport::Channel};
 
 /// A New Zealand passenger whose passport clears.
 const PASSENGER: &str =
@@ -147,7 +147,7 @@ impl Clients {
             .unwrap()
     }
 
-    async fn process(&mut self, request: ProcessCrossingRequest) -> Crossing {
+    async fn process(&mut self, request: impl IntoRequest<ProcessCrossingRequest>) -> Crossing {
         self.crossings
             .process_crossing(request)
             .await
@@ -156,6 +156,24 @@ impl Clients {
             .crossing
             .unwrap()
     }
+}
+
+/// A mesh whose gateway abandons a crossing after a second and whose customs never answers,
+/// and `request` submitted to it: the crossing it leaves pending.
+async fn pending_while_customs_is_down(
+    request: ProcessCrossingRequest,
+) -> (Mesh, Clients, Crossing) {
+    let mesh = mesh_with(|config| {
+        config.gateway.abandon_after_ms = 1_000;
+        config.gateway.customs_url = format!("http://{}", free_addr());
+    })
+    .await;
+    let mut clients = clients(&mesh).await;
+    let mut request = tonic::Request::new(request);
+    request.set_timeout(Duration::from_millis(800));
+    let pending = clients.process(request).await;
+    assert_eq!(pending.status(), CrossingStatus::Pending);
+    (mesh, clients, pending)
 }
 
 fn record_of(crossing: &Crossing, agency: Agency, subject: &str) -> String {
@@ -295,24 +313,7 @@ async fn ees_art_18_a_refused_crossing_refuses_every_entry_invalidates_goods_and
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crossing_pending_past_its_time_is_abandoned_and_its_entry_undone() {
-    let mesh = mesh_with(|config| {
-        config.gateway.abandon_after_ms = 1_000;
-        // Customs never answers: the crossing cannot be decided.
-        config.gateway.customs_url = format!("http://{}", free_addr());
-    })
-    .await;
-    let mut clients = clients(&mesh).await;
-    let mut request = tonic::Request::new(lorry());
-    request.set_timeout(Duration::from_millis(800));
-    let pending = clients
-        .crossings
-        .process_crossing(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .crossing
-        .unwrap();
-    assert_eq!(pending.status(), CrossingStatus::Pending);
+    let (mesh, clients, pending) = pending_while_customs_is_down(lorry()).await;
 
     let abandoned = clients
         .crossing_once(&pending.crossing_id, |crossing| {
@@ -338,28 +339,11 @@ async fn a_crossing_pending_past_its_time_is_abandoned_and_its_entry_undone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ees_art_35_an_exit_crossing_abandoned_withdraws_the_exit_it_recorded() {
-    let mesh = mesh_with(|config| {
-        config.gateway.abandon_after_ms = 1_000;
-        // Customs never answers: the crossing cannot be decided.
-        config.gateway.customs_url = format!("http://{}", free_addr());
-    })
-    .await;
-    let mut clients = clients(&mesh).await;
     let mut lorry = lorry();
     let crossing = lorry.crossing.as_mut().unwrap();
     crossing.direction = Direction::Exit.into();
     crossing.consignments.clear();
-    let mut request = tonic::Request::new(lorry);
-    request.set_timeout(Duration::from_millis(800));
-    let pending = clients
-        .crossings
-        .process_crossing(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .crossing
-        .unwrap();
-    assert_eq!(pending.status(), CrossingStatus::Pending);
+    let (mesh, clients, pending) = pending_while_customs_is_down(lorry).await;
     let identity_db = mesh.data_dir.path();
     assert_eq!(
         support::count_rows(identity_db, "identity", "ees_records WHERE kind = 'EXIT'").await,

@@ -186,7 +186,7 @@ fn read_unit(
         Some(unit.to_owned())
     } else {
         violations.add(
-            field.to_string(),
+            field,
             "must be a UN/ECE Recommendation 20 unit code such as KGM, NAR or LTR",
         );
         None
@@ -205,7 +205,7 @@ fn read_item(
     let code = match CommodityCode::parse(&item.commodity_code) {
         Ok(code) => Some(code),
         Err(problem) => {
-            violations.add(at("commodity_code").to_string(), problem);
+            violations.add(at("commodity_code"), problem);
             None
         }
     };
@@ -213,7 +213,7 @@ fn read_item(
         && !nomenclature.contains(code)
     {
         violations.add(
-            at("commodity_code").to_string(),
+            at("commodity_code"),
             format!(
                 "{} is not a subheading of the nomenclature",
                 code.subheading()
@@ -232,10 +232,7 @@ fn read_item(
     };
     let invoice = validate::money(at("invoice_value"), item.invoice_value.as_ref(), violations);
     if invoice.is_some_and(|amount| amount.value.is_zero()) {
-        violations.add(
-            at("invoice_value.amount").to_string(),
-            "must be greater than zero",
-        );
+        violations.add(at("invoice_value.amount"), "must be greater than zero");
     }
     let freight = item.freight_and_insurance.as_ref().and_then(|freight| {
         validate::money(at("freight_and_insurance"), Some(freight), violations)
@@ -244,7 +241,7 @@ fn read_item(
         && invoice.currency != freight.currency
     {
         violations.add(
-            at("freight_and_insurance.currency_code").to_string(),
+            at("freight_and_insurance.currency_code"),
             "must be the currency of invoice_value",
         );
     }
@@ -623,20 +620,18 @@ impl CustomsService for CustomsApi {
             fiu_ids.iter().map(Uuid::to_string).collect(),
         );
         let mut writes = WriteBatch::new();
-        self.store.insert_declaration(
-            &mut writes,
+        writes.add(Store::declaration_insert(
             &command.declaration.crossing_point,
             command.declaration.procedure.name(),
             &declaration,
-        );
+        ));
         let context = FiuContext {
             declaration_id: &declaration.declaration_id,
             crossing_point: &command.declaration.crossing_point,
             currency_code: &declaration.tariff_currency,
         };
         for (record_id, record) in fiu_ids.iter().zip(&assessment.fiu_records) {
-            self.store
-                .insert_fiu_record(&mut writes, *record_id, &context, record);
+            writes.add(Store::fiu_record_insert(*record_id, &context, record));
         }
         let response = pb::AssessDeclarationResponse {
             declaration: Some(declaration),

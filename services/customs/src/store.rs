@@ -3,7 +3,7 @@
 
 use bordermesh_kit::{
     storage::{decode_record, encode_record, fetch_record, now_millis},
-    writes::{Statement, WriteBatch},
+    writes::Statement,
 };
 use bordermesh_proto::customs::v1::{
     Declaration, DeclarationStatus, TransitMovement, TransitStatus,
@@ -52,29 +52,26 @@ impl Store {
         &self.pool
     }
 
-    pub fn insert_declaration(
-        &self,
-        writes: &mut WriteBatch,
+    /// The statement that lodges a declaration.
+    pub fn declaration_insert(
         crossing_point: &str,
         procedure: &str,
         declaration: &Declaration,
-    ) {
+    ) -> Statement {
         let verdict = bordermesh_proto::common::v1::Verdict::try_from(declaration.verdict)
             .unwrap_or_default()
             .as_str_name();
-        writes.add(
-            Statement::new(
-                "INSERT INTO declarations (declaration_id, mrn, crossing_point, procedure_code, verdict, created_at, record) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&declaration.declaration_id)
-            .bind(&declaration.mrn)
-            .bind(crossing_point)
-            .bind(procedure)
-            .bind(verdict)
-            .bind(now_millis())
-            .bind(encode_record(declaration)),
-        );
+        Statement::new(
+            "INSERT INTO declarations (declaration_id, mrn, crossing_point, procedure_code, verdict, created_at, record) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&declaration.declaration_id)
+        .bind(&declaration.mrn)
+        .bind(crossing_point)
+        .bind(procedure)
+        .bind(verdict)
+        .bind(now_millis())
+        .bind(encode_record(declaration))
     }
 
     pub async fn get_declaration(&self, id: Uuid) -> anyhow::Result<Option<Declaration>> {
@@ -136,31 +133,27 @@ impl Store {
         Ok(())
     }
 
-    /// Records one carrier's cash for the FIU, under `record_id`.
-    pub fn insert_fiu_record(
-        &self,
-        writes: &mut WriteBatch,
+    /// The statement that records one carrier's cash for the FIU, under `record_id`.
+    pub fn fiu_record_insert(
         record_id: Uuid,
         context: &FiuContext<'_>,
         record: &FiuRecord,
-    ) {
-        writes.add(
-            Statement::new(
-                "INSERT INTO cash_fiu_records (record_id, declaration_id, crossing_point, traveller_reference, \
-                 compliance, value_amount, declared_amount, currency_code, cash_forms, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(record_id.to_string())
-            .bind(context.declaration_id)
-            .bind(context.crossing_point)
-            .bind(&record.traveller_reference)
-            .bind(record.compliance.code())
-            .bind(record.value.to_string())
-            .bind(record.declared_value.to_string())
-            .bind(context.currency_code)
-            .bind(&record.forms)
-            .bind(now_millis()),
-        );
+    ) -> Statement {
+        Statement::new(
+            "INSERT INTO cash_fiu_records (record_id, declaration_id, crossing_point, traveller_reference, \
+             compliance, value_amount, declared_amount, currency_code, cash_forms, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(record_id.to_string())
+        .bind(context.declaration_id)
+        .bind(context.crossing_point)
+        .bind(&record.traveller_reference)
+        .bind(record.compliance.code())
+        .bind(record.value.to_string())
+        .bind(record.declared_value.to_string())
+        .bind(context.currency_code)
+        .bind(&record.forms)
+        .bind(now_millis())
     }
 
     /// The FIU records made from one declaration, in traveller order.
@@ -250,7 +243,10 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use bordermesh_kit::storage::{connect, testing};
+    use bordermesh_kit::{
+        storage::{connect, testing},
+        writes::WriteBatch,
+    };
     use rust_decimal::Decimal;
 
     use super::*;
@@ -267,7 +263,11 @@ mod tests {
 
     async fn lodge(store: &Store, declaration: &Declaration) -> anyhow::Result<()> {
         let mut writes = WriteBatch::new();
-        store.insert_declaration(&mut writes, "SI-OBREZJE", "IMPORT", declaration);
+        writes.add(Store::declaration_insert(
+            "SI-OBREZJE",
+            "IMPORT",
+            declaration,
+        ));
         writes.commit(store.pool()).await
     }
 
@@ -356,7 +356,7 @@ mod tests {
                 forms: "currency, gold coins".into(),
             };
             let mut writes = WriteBatch::new();
-            store.insert_fiu_record(&mut writes, Uuid::new_v4(), &context, &record);
+            writes.add(Store::fiu_record_insert(Uuid::new_v4(), &context, &record));
             writes.commit(store.pool()).await.unwrap();
             let stored = store.fiu_records(&declaration_id).await.unwrap();
             assert_eq!(stored.len(), 1, "{:?}", database.backend);

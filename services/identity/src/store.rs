@@ -2,7 +2,7 @@
 
 use bordermesh_kit::{
     storage::{Backend, decode_record, encode_record, fetch_record, now_millis, scan_connection},
-    writes::Statement,
+    writes::{Statement, execute_all},
 };
 use bordermesh_proto::{
     common::v1::Date,
@@ -119,9 +119,7 @@ pub struct CheckRow<'a> {
 
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
-        // Numbered parameters work on both engines, so a URL of no known engine gets them.
-        let backend =
-            Backend::of(pool.connect_options().database_url.as_str()).unwrap_or(Backend::Postgres);
+        let backend = Backend::of_pool(&pool);
         Self { pool, backend }
     }
 
@@ -557,10 +555,9 @@ impl Store {
         tx: &mut Transaction<'_, Any>,
         record: &CrossingRecord<'_>,
     ) -> sqlx::Result<()> {
-        for statement in Self::crossing_inserts(record) {
-            statement.execute(tx).await?;
-        }
-        Ok(())
+        execute_all(&Self::crossing_inserts(record), tx)
+            .await
+            .map(drop)
     }
 
     /// EES Art. 35: deletes the files whose retention ended before `today`, with their records.

@@ -20,9 +20,10 @@ impl FieldViolations {
         Self::default()
     }
 
-    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+    /// Records a violation of `field`, whose path is written out only here.
+    pub fn add(&mut self, field: impl Display, description: impl Into<String>) {
         self.violations
-            .push(FieldViolation::new(field, description));
+            .push(FieldViolation::new(field.to_string(), description));
     }
 
     pub fn is_empty(&self) -> bool {

@@ -11,7 +11,7 @@ use tonic::{Code, Status};
 
 use crate::{
     error,
-    storage::{decode_record, encode_record, now_millis},
+    storage::{Backend, decode_record, encode_record, now_millis},
     writes::{Statement, WriteBatch},
 };
 
@@ -90,7 +90,7 @@ impl IdempotentCall {
     /// the write lock at once (`BEGIN IMMEDIATE`), so that reads inside it never have to
     /// upgrade to it and meet another writer half-way.
     pub async fn begin(&self, pool: &AnyPool) -> Result<Transaction<'static, Any>, Status> {
-        let begun = if pool.connect_options().database_url.scheme() == "sqlite" {
+        let begun = if Backend::of_pool(pool) == Backend::Sqlite {
             pool.begin_with("BEGIN IMMEDIATE").await
         } else {
             pool.begin().await

@@ -36,6 +36,12 @@ impl Backend {
             anyhow::bail!("database URL must start with sqlite: or postgres:")
         }
     }
+
+    /// The engine a pool talks to. [`connect`] opens only URLs [`Self::of`] knows; any other
+    /// counts as PostgreSQL, whose ways (numbered parameters, a plain `BEGIN`) suit most engines.
+    pub fn of_pool(pool: &AnyPool) -> Self {
+        Self::of(pool.connect_options().database_url.as_str()).unwrap_or(Self::Postgres)
+    }
 }
 
 /// Connections of a SQLite pool. One: SQLite runs one writer at a time anyway, and every

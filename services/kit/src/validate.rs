@@ -166,13 +166,10 @@ pub fn required_text<'a>(
 ) -> Option<&'a str> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        violations.add(field.to_string(), "is required");
+        violations.add(field, "is required");
         None
     } else if trimmed.len() > MAX_TEXT_FIELD {
-        violations.add(
-            field.to_string(),
-            format!("must be at most {MAX_TEXT_FIELD} bytes"),
-        );
+        violations.add(field, format!("must be at most {MAX_TEXT_FIELD} bytes"));
         None
     } else {
         Some(trimmed)
@@ -193,7 +190,7 @@ pub fn decimal(
     match valid_shape.then(|| Decimal::from_str(value).ok()).flatten() {
         Some(number) => Some(number),
         None => {
-            violations.add(field.to_string(), "must be a decimal number such as 12.50");
+            violations.add(field, "must be a decimal number such as 12.50");
             None
         }
     }
@@ -207,7 +204,7 @@ pub fn positive_decimal(
 ) -> Option<Decimal> {
     let number = decimal(field, value, violations)?;
     if number <= Decimal::ZERO {
-        violations.add(field.to_string(), "must be greater than zero");
+        violations.add(field, "must be greater than zero");
         return None;
     }
     Some(number)
@@ -220,20 +217,20 @@ pub fn money(
     violations: &mut FieldViolations,
 ) -> Option<Amount> {
     let Some(money) = value else {
-        violations.add(field.to_string(), "is required");
+        violations.add(field, "is required");
         return None;
     };
     let currency = Currency::parse(&money.currency_code);
     if currency.is_none() {
         violations.add(
-            Child(field, "currency_code").to_string(),
+            Child(field, "currency_code"),
             "must be an active ISO 4217 code such as EUR",
         );
     }
     let amount_field = Child(field, "amount");
     let value = decimal(amount_field, &money.amount, violations)?;
     if value < Decimal::ZERO {
-        violations.add(amount_field.to_string(), "must not be negative");
+        violations.add(amount_field, "must not be negative");
         return None;
     }
     Some(Amount {
@@ -249,7 +246,7 @@ pub fn date(
     violations: &mut FieldViolations,
 ) -> Option<NaiveDate> {
     let Some(date) = value else {
-        violations.add(field.to_string(), "is required");
+        violations.add(field, "is required");
         return None;
     };
     let parsed = u32::try_from(date.month)
@@ -257,7 +254,7 @@ pub fn date(
         .zip(u32::try_from(date.day).ok())
         .and_then(|(month, day)| NaiveDate::from_ymd_opt(date.year, month, day));
     if parsed.is_none() {
-        violations.add(field.to_string(), "must be a calendar date that exists");
+        violations.add(field, "must be a calendar date that exists");
     }
     parsed
 }
@@ -285,7 +282,7 @@ pub fn country(
         Some(value.to_owned())
     } else {
         violations.add(
-            field.to_string(),
+            field,
             "must be an ISO 3166-1 alpha-3 or ICAO 9303 code such as SVN or D<<",
         );
         None
@@ -299,13 +296,13 @@ pub fn required_enum<E: TryFrom<i32>>(
     violations: &mut FieldViolations,
 ) -> Option<E> {
     if value == 0 {
-        violations.add(field.to_string(), "must be specified");
+        violations.add(field, "must be specified");
         return None;
     }
     match E::try_from(value) {
         Ok(known) => Some(known),
         Err(_) => {
-            violations.add(field.to_string(), format!("{value} is not a known value"));
+            violations.add(field, format!("{value} is not a known value"));
             None
         }
     }

@@ -182,9 +182,7 @@ impl WriteBatch {
         let mut connection = pool.acquire().await?;
         if connection.backend_name() != Sqlite::NAME {
             let mut tx = connection.begin().await?;
-            for statement in &self.statements {
-                statement.execute(&mut tx).await?;
-            }
+            execute_all(&self.statements, &mut tx).await?;
             return tx.commit().await;
         }
         let script = self.sqlite_script();
@@ -270,6 +268,16 @@ mod tests {
             .bind(label)
     }
 
+    /// A pool on `url` with an empty `batch_test` table.
+    async fn pool_with_table(url: &str) -> AnyPool {
+        let pool = connect(url, &NO_MIGRATIONS).await.unwrap();
+        sqlx::query("CREATE TABLE batch_test (id BIGINT PRIMARY KEY, label TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool
+    }
+
     async fn rows(pool: &AnyPool) -> Vec<(i64, Option<String>)> {
         sqlx::query_as("SELECT id, label FROM batch_test ORDER BY id")
             .fetch_all(pool)
@@ -280,11 +288,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_commits_all_its_statements_or_none_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let pool = connect(&database.url, &NO_MIGRATIONS).await.unwrap();
-            sqlx::query("CREATE TABLE batch_test (id BIGINT PRIMARY KEY, label TEXT)")
-                .execute(&pool)
-                .await
-                .unwrap();
+            let pool = pool_with_table(&database.url).await;
 
             let mut batch = WriteBatch::new();
             batch.add(insert(1, Some("one")));
@@ -321,11 +325,7 @@ mod tests {
     #[tokio::test]
     async fn statements_in_a_held_transaction_report_the_rows_each_changed_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let pool = connect(&database.url, &NO_MIGRATIONS).await.unwrap();
-            sqlx::query("CREATE TABLE batch_test (id BIGINT PRIMARY KEY, label TEXT)")
-                .execute(&pool)
-                .await
-                .unwrap();
+            let pool = pool_with_table(&database.url).await;
             let statements = [
                 insert(1, Some("one")),
                 insert(2, Some("two")),
