@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::{
     agencies::Deadline,
     domain::audit::{self, Accessor},
-    saga::{Driven, Saga, decode_status, first_wave_intents},
+    saga::{Driven, Saga, decode_status, first_wave_steps},
     store::{ListPosition, Write},
 };
 
@@ -200,64 +200,46 @@ impl CrossingService for CrossingApi {
         let request = request.into_inner();
         let submission = validate_request(&request)?;
         let store = self.saga.store();
-        let existing = store
-            .by_request_id(&request.request_id)
+        let now = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
+        let crossing_id = Uuid::new_v5(&CROSSING_NAMESPACE, request.request_id.as_bytes());
+        let pending = pb::Crossing {
+            crossing_id: crossing_id.to_string(),
+            request_id: request.request_id.clone(),
+            status: pb::CrossingStatus::Pending.into(),
+            submission: Some(submission.clone()),
+            decision: None,
+            create_time: now,
+            update_time: now,
+        };
+        // Accepted and audited in one commit, with the intents of the first calls: no crossing
+        // without its trail, and one commit before any agency is called. A repeat of the
+        // request id (its crossing id is the same) only adds to the trail, and is read back.
+        let writes = vec![
+            Write::Accept {
+                crossing: Box::new(pending.clone()),
+                first_steps: first_wave_steps(submission),
+            },
+            Write::Audit {
+                accessor,
+                action: PROCESS_CROSSING.into(),
+                crossing_ids: vec![pending.crossing_id.clone()],
+            },
+        ];
+        let accepted = store
+            .write(writes)
             .await
-            .map_err(|e| error::internal("reading a crossing", e))?;
-        let mut intents_written = false;
-        let crossing = match existing {
-            Some(existing) => {
-                check_same_submission(&existing, submission)?;
-                self.audit(
-                    &accessor,
-                    PROCESS_CROSSING,
-                    std::slice::from_ref(&existing.crossing_id),
-                )
-                .await?;
-                existing
-            }
-            None => {
-                let now = Some(prost_types::Timestamp::from(std::time::SystemTime::now()));
-                let crossing_id = Uuid::new_v5(&CROSSING_NAMESPACE, request.request_id.as_bytes());
-                let pending = pb::Crossing {
-                    crossing_id: crossing_id.to_string(),
-                    request_id: request.request_id.clone(),
-                    status: pb::CrossingStatus::Pending.into(),
-                    submission: Some(submission.clone()),
-                    decision: None,
-                    create_time: now,
-                    update_time: now,
-                };
-                // Accepted and audited in one commit, with the intents of the first calls: no
-                // crossing without its trail, and one commit before any agency is called.
-                let mut writes = vec![
-                    Write::Accept(Box::new(pending.clone())),
-                    Write::Audit {
-                        accessor: accessor.clone(),
-                        action: PROCESS_CROSSING.into(),
-                        crossing_ids: vec![pending.crossing_id.clone()],
-                    },
-                ];
-                writes.extend(first_wave_intents(&pending.crossing_id, submission));
-                let accepted = store
-                    .write(writes)
-                    .await
-                    .map_err(|e| error::internal("accepting a crossing", e))?;
-                if accepted.first() == Some(&true) {
-                    intents_written = true;
-                    pending
-                } else {
-                    let raced = store
-                        .by_request_id(&request.request_id)
-                        .await
-                        .map_err(|e| error::internal("reading a crossing", e))?
-                        .ok_or_else(|| {
-                            error::internal("reading a crossing", "crossing vanished")
-                        })?;
-                    check_same_submission(&raced, submission)?;
-                    raced
-                }
-            }
+            .map_err(|e| error::internal("accepting a crossing", e))?;
+        let intents_written = accepted.first() == Some(&true);
+        let crossing = if intents_written {
+            pending
+        } else {
+            let existing = store
+                .by_request_id(&request.request_id)
+                .await
+                .map_err(|e| error::internal("reading a crossing", e))?
+                .ok_or_else(|| error::internal("reading a crossing", "crossing vanished"))?;
+            check_same_submission(&existing, submission)?;
+            existing
         };
         match crossing.status() {
             pb::CrossingStatus::Rejected => {

@@ -752,11 +752,10 @@ impl Saga {
             step: step.into(),
         };
         if !intents_written {
-            let intents: Vec<Write> = first_wave_intents(&id, crossing)
-                .into_iter()
-                .filter(|write| {
-                    !matches!(write, Write::Intent { step, .. } if saved.contains_key(step))
-                })
+            let intents: Vec<Write> = first_wave_steps(crossing)
+                .iter()
+                .filter(|step| !saved.contains_key(*step))
+                .map(|step| intent(step))
                 .collect();
             self.write_log(intents).await?;
         }
@@ -880,20 +879,16 @@ fn identity_step(index: usize) -> String {
     format!("identity/{index}")
 }
 
-/// The intents of a crossing's first wave (the border police and customs), which a new
-/// crossing writes with its acceptance; with them the sanitary step's, when the crossing
+/// The steps of a crossing's first wave (the border police and customs), whose intents a new
+/// crossing writes with its acceptance; with them the sanitary step, when the crossing
 /// declares consignments and so calls the sanitary service whatever customs answers.
-pub fn first_wave_intents(crossing_id: &str, crossing: &pb::CrossingSubmission) -> Vec<Write> {
+pub fn first_wave_steps(crossing: &pb::CrossingSubmission) -> Vec<String> {
     let customs = declares_to_customs(crossing).then(|| CUSTOMS_STEP.to_owned());
     let sanitary = sanitary_intended_first(crossing).then(|| SANITARY_STEP.to_owned());
     (0..crossing.travellers.len())
         .map(identity_step)
         .chain(customs)
         .chain(sanitary)
-        .map(|step| Write::Intent {
-            crossing_id: crossing_id.to_owned(),
-            step,
-        })
         .collect()
 }
 

@@ -26,8 +26,12 @@ pub struct Store {
 /// together, which then commit or fail together.
 #[derive(Debug, Clone)]
 pub enum Write {
-    /// A new PENDING crossing, unless its request id is stored; true when inserted.
-    Accept(Box<Crossing>),
+    /// A new PENDING crossing, unless its request id is stored, with the intents of its first
+    /// steps (which a crossing no longer PENDING does not gain); true when inserted.
+    Accept {
+        crossing: Box<Crossing>,
+        first_steps: Vec<String>,
+    },
     /// One audit entry per crossing, chained to the last entry.
     Audit {
         accessor: Accessor,
@@ -399,8 +403,8 @@ async fn commit_alone(pool: &AnyPool, writes: &[Write]) -> anyhow::Result<Vec<bo
     }
 }
 
-/// Every caller's writes in one transaction; their outcomes, caller by caller. Each caller's
-/// statements go to the database together (on SQLite, one script in one hand-off).
+/// Every caller's writes in one transaction; their outcomes, caller by caller. The statements
+/// of the whole group go to the database together (on SQLite, one script in one hand-off).
 async fn commit(pool: &AnyPool, callers: &[&[Write]]) -> sqlx::Result<Vec<Vec<bool>>> {
     let mut tx = pool.begin().await?;
     let now = now_millis();
@@ -413,25 +417,32 @@ async fn commit(pool: &AnyPool, callers: &[&[Write]]) -> sqlx::Result<Vec<Vec<bo
     } else {
         None
     };
-    let mut outcomes = Vec::with_capacity(callers.len());
-    for writes in callers {
-        let mut statements = Vec::new();
-        let mut deciding = Vec::with_capacity(writes.len());
-        for write in *writes {
-            let (own, decides) = statements_of(write, now, &mut audit_head);
-            deciding.push(decides.map(|index| statements.len() + index));
-            statements.extend(own);
-        }
-        let changed = execute_all(&statements, &mut tx).await?;
-        outcomes.push(
-            deciding
+    let mut statements = Vec::new();
+    let deciding: Vec<Vec<Option<usize>>> = callers
+        .iter()
+        .map(|writes| {
+            writes
+                .iter()
+                .map(|write| {
+                    let (own, decides) = statements_of(write, now, &mut audit_head);
+                    let at = statements.len();
+                    statements.extend(own);
+                    decides.map(|index| at + index)
+                })
+                .collect()
+        })
+        .collect();
+    let changed = execute_all(&statements, &mut tx).await?;
+    tx.commit().await?;
+    Ok(deciding
+        .into_iter()
+        .map(|caller| {
+            caller
                 .into_iter()
                 .map(|decides| decides.is_none_or(|index| changed.get(index) == Some(&1)))
-                .collect(),
-        );
-    }
-    tx.commit().await?;
-    Ok(outcomes)
+                .collect()
+        })
+        .collect())
 }
 
 /// The sequence number and hash of the trail's last entry, as read inside the transaction.
@@ -452,7 +463,10 @@ fn statements_of(
     audit_head: &mut Option<(i64, String)>,
 ) -> (Vec<Statement>, Option<usize>) {
     match write {
-        Write::Accept(crossing) => {
+        Write::Accept {
+            crossing,
+            first_steps,
+        } => {
             let submission = crossing.submission.as_ref();
             let point = submission
                 .and_then(|s| s.crossing_point.as_ref())
@@ -471,7 +485,20 @@ fn statements_of(
             .bind(now)
             .bind(now)
             .bind(encode_record(crossing.as_ref()));
-            (vec![insert], Some(0))
+            let intents = first_steps.iter().map(|step| {
+                Statement::new(
+                    "INSERT INTO saga_steps (crossing_id, step, state, response, attempts, updated_at) \
+                     SELECT $1, $2, $3, NULL, 1, $4 \
+                     WHERE EXISTS (SELECT 1 FROM crossings WHERE crossing_id = $1 AND status = $5) \
+                     ON CONFLICT (crossing_id, step) DO UPDATE SET attempts = saga_steps.attempts + 1, updated_at = $4",
+                )
+                .bind(&crossing.crossing_id)
+                .bind(step)
+                .bind(STEP_INTENT)
+                .bind(now)
+                .bind(PENDING)
+            });
+            (std::iter::once(insert).chain(intents).collect(), Some(0))
         }
         Write::Audit {
             accessor,
@@ -651,11 +678,19 @@ fn audit_entry(row: AuditRow) -> AuditEntry {
 /// Single writes with their readings, as the store tests take them.
 #[cfg(test)]
 impl Store {
-    /// Stores a new PENDING crossing unless one with its request id exists; answers the stored
-    /// one, so that concurrent copies of a request all continue with the same crossing.
-    pub async fn accept(&self, crossing: &Crossing) -> anyhow::Result<Crossing> {
-        self.write_one(Write::Accept(Box::new(crossing.clone())))
-            .await?;
+    /// Stores a new PENDING crossing unless one with its request id exists, with the intents of
+    /// `first_steps`; answers the stored one, so that concurrent copies of a request all
+    /// continue with the same crossing.
+    pub async fn accept(
+        &self,
+        crossing: &Crossing,
+        first_steps: &[&str],
+    ) -> anyhow::Result<Crossing> {
+        self.write_one(Write::Accept {
+            crossing: Box::new(crossing.clone()),
+            first_steps: first_steps.iter().map(|step| (*step).to_owned()).collect(),
+        })
+        .await?;
         self.by_request_id(&crossing.request_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("crossing vanished after insert"))
@@ -756,9 +791,9 @@ mod tests {
             let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
             let first = pending("r-1");
             let second = pending("r-1");
-            assert_eq!(store.accept(&first).await.unwrap(), first);
+            assert_eq!(store.accept(&first, &[]).await.unwrap(), first);
             assert_eq!(
-                store.accept(&second).await.unwrap(),
+                store.accept(&second, &[]).await.unwrap(),
                 first,
                 "{:?}",
                 database.backend
@@ -783,6 +818,42 @@ mod tests {
                 Some(decided)
             );
             assert!(store.pending(0, 10).await.unwrap().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_acceptance_opens_no_step_of_a_crossing_that_moved_on_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let first = pending("r-1");
+            store.accept(&first, &["identity/0"]).await.unwrap();
+            let id = first.crossing_id.as_str();
+            assert_eq!(
+                store.open_steps(id, "").await.unwrap(),
+                ["identity/0"],
+                "{:?}",
+                database.backend
+            );
+            store.step_done(id, "identity/0", "answer").await.unwrap();
+            let decided = Crossing {
+                status: CrossingStatus::Decided.into(),
+                ..first.clone()
+            };
+            assert!(store.finish(&decided, None).await.unwrap());
+
+            // The gateway names a crossing after its request id: a repeat has the same id.
+            assert_eq!(
+                store
+                    .accept(&first, &["identity/0", "customs"])
+                    .await
+                    .unwrap(),
+                decided
+            );
+            assert!(store.open_steps(id, "").await.unwrap().is_empty());
+            assert_eq!(
+                store.step_responses(id).await.unwrap(),
+                HashMap::from([("identity/0".to_owned(), "answer".to_owned())])
+            );
         }
     }
 
@@ -865,7 +936,7 @@ mod tests {
                     }),
                     ..Default::default()
                 });
-                store.accept(&crossing).await.unwrap();
+                store.accept(&crossing, &[]).await.unwrap();
             }
             let first = store
                 .list("SI-OBREZJE", 0, i64::MAX, None, 3)
