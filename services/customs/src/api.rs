@@ -637,7 +637,7 @@ impl CustomsService for CustomsApi {
             declaration: Some(declaration),
         };
         let answer = call
-            .commit_writes(self.store.pool(), writes, response)
+            .commit_writes(self.store.writer(), writes, response)
             .await?;
         if let Some(lodged) = &answer.declaration {
             tracing::info!(

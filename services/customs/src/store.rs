@@ -3,7 +3,7 @@
 
 use bordermesh_kit::{
     storage::{decode_record, encode_record, fetch_record, now_millis},
-    writes::Statement,
+    writes::{GroupWriter, Statement},
 };
 use bordermesh_proto::customs::v1::{
     Declaration, DeclarationStatus, TransitMovement, TransitStatus,
@@ -16,6 +16,7 @@ use crate::domain::cash::FiuRecord;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    writer: GroupWriter,
 }
 
 /// Where a record for the FIU comes from.
@@ -45,11 +46,17 @@ fn status_name(movement: &TransitMovement) -> &'static str {
 
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        let writer = GroupWriter::new(pool.clone());
+        Self { pool, writer }
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Commits the declarations of concurrent calls together.
+    pub fn writer(&self) -> &GroupWriter {
+        &self.writer
     }
 
     /// The statement that lodges a declaration.

@@ -751,7 +751,7 @@ impl IdentityService for IdentityApi {
             check: Some(record),
         };
         let response = call
-            .commit_writes(self.store.pool(), writes, response)
+            .commit_writes(self.store.writer(), writes, response)
             .await?;
         if let Some(check) = &response.check {
             tracing::info!(check_id = %check.check_id, verdict = check.verdict().as_str_name(), "traveller checked");

@@ -2,7 +2,7 @@
 
 use bordermesh_kit::{
     storage::{Backend, decode_record, encode_record, fetch_record, now_millis, scan_connection},
-    writes::{Statement, execute_all},
+    writes::{GroupWriter, Statement, execute_all},
 };
 use bordermesh_proto::{
     common::v1::Date,
@@ -104,6 +104,7 @@ const UPSERT_REPORT_TAIL: &str = " ON CONFLICT (issuing_state, document_type, do
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    writer: GroupWriter,
 }
 
 /// What the index columns say about a check, beside the encoded record.
@@ -120,11 +121,21 @@ pub struct CheckRow<'a> {
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
         let backend = Backend::of_pool(&pool);
-        Self { pool, backend }
+        let writer = GroupWriter::new(pool.clone());
+        Self {
+            pool,
+            backend,
+            writer,
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Commits the checks of concurrent calls together.
+    pub fn writer(&self) -> &GroupWriter {
+        &self.writer
     }
 
     /// The statement that records a new check.

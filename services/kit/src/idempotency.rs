@@ -12,7 +12,7 @@ use tonic::{Code, Status};
 use crate::{
     error,
     storage::{Backend, decode_record, encode_record, now_millis},
-    writes::{Statement, WriteBatch},
+    writes::{GroupWriter, Statement, WriteBatch},
 };
 
 /// How an idempotent call begins: with the saved answer to a repeat, or with a transaction for
@@ -103,7 +103,7 @@ impl IdempotentCall {
     /// rolls back and the first answer is returned.
     pub async fn commit_writes<R: Message + Default>(
         &self,
-        pool: &AnyPool,
+        writer: &GroupWriter,
         mut writes: WriteBatch,
         response: R,
     ) -> Result<R, Status> {
@@ -118,10 +118,10 @@ impl IdempotentCall {
             .bind(encode_record(&response))
             .bind(now_millis()),
         );
-        let Err(failure) = writes.commit(pool).await else {
+        let Err(failure) = writer.commit(writes).await else {
             return Ok(response);
         };
-        match self.replay(pool).await? {
+        match self.replay(writer.pool()).await? {
             Some(first) => Ok(first),
             None => Err(error::internal("committing a call's writes", failure)),
         }

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use futures::TryStreamExt;
+use tokio::sync::{mpsc, oneshot};
 use sqlx::{
     Acquire, Any, AnyConnection, AnyPool, Database, Either, Executor, Sqlite, query::Query,
 };
@@ -178,7 +179,7 @@ impl WriteBatch {
             .map_err(anyhow::Error::from)
     }
 
-    async fn run(self, pool: &AnyPool) -> sqlx::Result<()> {
+    async fn run(&self, pool: &AnyPool) -> sqlx::Result<()> {
         let mut connection = pool.acquire().await?;
         if connection.backend_name() != Sqlite::NAME {
             let mut tx = connection.begin().await?;
@@ -211,6 +212,88 @@ impl WriteBatch {
         script.push_str("COMMIT;");
         script
     }
+}
+
+/// Calls' batches waiting for their database's writer, and how many one transaction takes.
+const GROUP_QUEUE: usize = 1024;
+const GROUP_LIMIT: usize = 32;
+
+/// A batch waiting for the writer, with where its outcome goes.
+struct Queued {
+    batch: WriteBatch,
+    outcome: oneshot::Sender<sqlx::Result<()>>,
+}
+
+/// Commits the batches of concurrent calls to one database together, in one transaction a
+/// group (group commit): each commit writes every page it touched to the write-ahead log, so
+/// the calls of a group share the pages they all append to (a table's last leaf, an index by
+/// time) and one hand-off to the connection. A group that fails (a repeated request meets its
+/// first idempotency record) is rolled back, and its batches are committed one by one.
+#[derive(Clone)]
+pub struct GroupWriter {
+    pool: AnyPool,
+    queue: mpsc::Sender<Queued>,
+}
+
+impl GroupWriter {
+    /// A writer over `pool`, with its task; the task ends when the last clone is dropped.
+    pub fn new(pool: AnyPool) -> Self {
+        let (queue, queued) = mpsc::channel(GROUP_QUEUE);
+        tokio::spawn(write_queued(pool.clone(), queued));
+        Self { pool, queue }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Commits every statement of `batch` or none, with whatever other batches are queued.
+    pub async fn commit(&self, batch: WriteBatch) -> anyhow::Result<()> {
+        let (outcome, answer) = oneshot::channel();
+        let stopped = || anyhow::anyhow!("the database writer has stopped");
+        self.queue
+            .send(Queued { batch, outcome })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?.map_err(Into::into)
+    }
+}
+
+/// The writer task: commits what is queued, a group at a time, until every sender is gone.
+async fn write_queued(pool: AnyPool, mut queue: mpsc::Receiver<Queued>) {
+    let mut group = Vec::with_capacity(GROUP_LIMIT);
+    while queue.recv_many(&mut group, GROUP_LIMIT).await > 0 {
+        if group.len() > 1 && commit_together(&pool, &mut group).await {
+            for queued in group.drain(..) {
+                let _ = queued.outcome.send(Ok(()));
+            }
+            continue;
+        }
+        for queued in group.drain(..) {
+            let outcome = queued.batch.run(&pool).await;
+            let _ = queued.outcome.send(outcome);
+        }
+    }
+}
+
+/// Commits the group's batches in one transaction; whether it did. The batches are lent to
+/// the transaction and given back, so that a failed group can commit them one by one.
+async fn commit_together(pool: &AnyPool, group: &mut [Queued]) -> bool {
+    let mut together = WriteBatch::new();
+    let mut lengths = Vec::with_capacity(group.len());
+    for queued in group.iter_mut() {
+        lengths.push(queued.batch.statements.len());
+        together.statements.append(&mut queued.batch.statements);
+    }
+    let committed = together.run(pool).await;
+    if let Err(error) = &committed {
+        tracing::debug!(%error, batches = group.len(), "group commit failed; committing each alone");
+    }
+    let mut rest = together.statements;
+    for (queued, length) in group.iter_mut().zip(lengths).rev() {
+        queued.batch.statements = rest.split_off(rest.len() - length);
+    }
+    committed.is_ok()
 }
 
 /// Copies `sql` with every `$n` written as `$(n + offset)`. The stores' statements hold no `$`
@@ -319,6 +402,33 @@ mod tests {
                 batch.commit(&pool).await.unwrap();
             }
             assert_eq!(rows(&pool).await.len(), 12, "{:?}", database.backend);
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_batches_commit_together_and_a_failing_one_alone_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let pool = pool_with_table(&database.url).await;
+            let writer = GroupWriter::new(pool.clone());
+            let mut first = WriteBatch::new();
+            first.add(insert(1, Some("one")));
+            writer.commit(first).await.unwrap();
+
+            // Queued at once, they meet in groups; the clash with row 1 fails its own batch,
+            // whose first statement is rolled back with it, and no other.
+            let batches = (2..40).map(|id| {
+                let writer = writer.clone();
+                let mut batch = WriteBatch::new();
+                batch.add(insert(id * 10, Some("own")));
+                batch.add(insert(if id == 7 { 1 } else { id * 10 + 1 }, None));
+                async move { (id, writer.commit(batch).await) }
+            });
+            for (id, outcome) in futures::future::join_all(batches).await {
+                assert_eq!(outcome.is_err(), id == 7, "{id} {:?}", database.backend);
+            }
+            let stored = rows(&pool).await;
+            assert_eq!(stored.len(), 1 + 2 * 37, "{:?}", database.backend);
+            assert!(stored.iter().all(|(id, _)| *id != 70), "{:?}", database.backend);
         }
     }
 
