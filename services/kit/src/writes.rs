@@ -1,14 +1,15 @@
 //! The writes of one call, gathered first and committed together: on SQLite as one script
 //! (`BEGIN IMMEDIATE; …; COMMIT`) that the connection's worker thread runs in a single hand-off,
 //! instead of one hand-off there and back for every statement; on PostgreSQL as one transaction.
+//! A [`GroupWriter`] commits the writes of concurrent calls to one database in one transaction.
 
 use std::fmt::Write as _;
 
 use futures::TryStreamExt;
-use tokio::sync::{mpsc, oneshot};
 use sqlx::{
     Acquire, Any, AnyConnection, AnyPool, Database, Either, Executor, Sqlite, query::Query,
 };
+use tokio::sync::{mpsc, oneshot};
 
 /// A value bound to a statement parameter: the types the stores write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -428,7 +429,11 @@ mod tests {
             }
             let stored = rows(&pool).await;
             assert_eq!(stored.len(), 1 + 2 * 37, "{:?}", database.backend);
-            assert!(stored.iter().all(|(id, _)| *id != 70), "{:?}", database.backend);
+            assert!(
+                stored.iter().all(|(id, _)| *id != 70),
+                "{:?}",
+                database.backend
+            );
         }
     }
 
