@@ -23,7 +23,17 @@ use support::{BINARY, agencies, config, count_rows, free_addr, lorry};
 const CROSSINGS: usize = 1000;
 const CONCURRENCY: usize = 16;
 
+/// The gateway's own log, kept beside its files so that a failure can quote it.
+fn gateway_log(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("gateway.log")
+}
+
 fn spawn_gateway(config: &Config, addr: std::net::SocketAddr, database_url: &str) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(gateway_log(config))
+        .unwrap();
     Command::new(BINARY)
         .args(["serve", "gateway", "--data-dir"])
         .arg(&config.data_dir)
@@ -43,7 +53,7 @@ fn spawn_gateway(config: &Config, addr: std::net::SocketAddr, database_url: &str
         )
         .env("BORDERMESH_GATEWAY__RECOVERY_INTERVAL_MS", "200")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(log))
         .spawn()
         .unwrap()
 }
@@ -59,12 +69,12 @@ async fn connect(addr: std::net::SocketAddr) -> CrossingServiceClient<tonic::tra
     }
 }
 
-/// Sends every request once; answers which ones the caller never got an answer to.
+/// Sends every request once; answers which ones the caller never got an answer to, and why.
 async fn send_all(
     client: &CrossingServiceClient<tonic::transport::Channel>,
     requests: &[ProcessCrossingRequest],
     answered: &AtomicUsize,
-) -> Vec<ProcessCrossingRequest> {
+) -> Vec<(ProcessCrossingRequest, tonic::Status)> {
     stream::iter(requests.iter().cloned())
         .map(|request| {
             let mut client = client.clone();
@@ -80,7 +90,7 @@ async fn send_all(
                     answered.fetch_add(1, Ordering::Relaxed);
                     None
                 }
-                Err(_) => Some(request),
+                Err(status) => Some((request, status)),
             }
         })
         .collect()
@@ -107,18 +117,29 @@ async fn crash_and_recover(database_url: &str, data_dir: &std::path::Path, check
     }
     gateway.kill().unwrap();
     gateway.wait().unwrap();
-    let unanswered = sending.await.unwrap();
+    let unanswered: Vec<_> = sending
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(request, _)| request)
+        .collect();
     assert!(!unanswered.is_empty(), "the kill cut some crossings short");
 
     let mut gateway = spawn_gateway(&config, addr, database_url);
     let mut client = connect(addr).await;
     let retried = Arc::new(AtomicUsize::new(0));
     let still_unanswered = send_all(&client, &unanswered, &retried).await;
-    assert!(
-        still_unanswered.is_empty(),
-        "{} retries failed",
-        still_unanswered.len()
-    );
+    if let Some((_, status)) = still_unanswered.first() {
+        let log = std::fs::read_to_string(gateway_log(&config)).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        panic!(
+            "{} retries failed, the first with {:?}: {}\nthe gateway's log ends:\n{}",
+            still_unanswered.len(),
+            status.code(),
+            status.message(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
 
     // Every crossing the gateway accepted is finished by the caller's retry or by recovery.
     let deadline = Instant::now() + Duration::from_secs(60);
