@@ -4,11 +4,10 @@ use std::{collections::HashMap, time::Duration};
 
 use bordermesh_kit::{
     storage::{encode_record, fetch_record, now_millis},
-    writes::{Statement, execute_all},
+    writes::{GroupCommit, GroupWriter, Statement, execute_all},
 };
 use bordermesh_proto::crossing::v1::{Crossing, Outcome};
 use sqlx::{Any, AnyPool, Transaction};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::audit::{self, Accessor, AuditEntry};
 
@@ -16,7 +15,7 @@ use crate::domain::audit::{self, Accessor, AuditEntry};
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
-    writer: mpsc::Sender<Queued>,
+    writer: GroupWriter<SagaLog>,
 }
 
 /// One change to the gateway's database. A single writer task commits everything queued in one
@@ -69,16 +68,6 @@ pub enum Write {
     },
 }
 
-/// The writes of one caller, with where their outcomes go.
-struct Queued {
-    writes: Vec<Write>,
-    outcome: oneshot::Sender<anyhow::Result<Vec<bool>>>,
-}
-
-/// Callers whose writes one transaction commits at most.
-const GROUP_LIMIT: usize = 128;
-/// Writes waiting for the writer before callers wait to queue more.
-const QUEUE_LIMIT: usize = 4096;
 /// Tries of a caller's writes alone after its group failed: audit appends of two gateway
 /// replicas may collide on the chain's next sequence number.
 const ALONE_ATTEMPTS: u32 = 20;
@@ -112,22 +101,14 @@ pub struct ListPosition {
 impl Store {
     /// A store over `pool`, with its writer task; the task ends when the last clone is dropped.
     pub fn new(pool: AnyPool) -> Self {
-        let (writer, queue) = mpsc::channel(QUEUE_LIMIT);
-        tokio::spawn(write_queued(pool.clone(), queue));
+        let writer = GroupWriter::with(pool.clone(), SagaLog(pool.clone()));
         Self { pool, writer }
     }
 
     /// Commits `writes` together, in one transaction with whatever else is queued; answers, for
     /// each write, whether it changed what it was meant to change.
     pub async fn write(&self, writes: Vec<Write>) -> anyhow::Result<Vec<bool>> {
-        let (outcome, answer) = oneshot::channel();
-        self.writer
-            .send(Queued { writes, outcome })
-            .await
-            .map_err(|_| anyhow::anyhow!("the gateway's database writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| anyhow::anyhow!("the gateway's database writer has stopped"))?
+        self.writer.commit(writes).await
     }
 
     async fn write_one(&self, write: Write) -> anyhow::Result<bool> {
@@ -362,43 +343,32 @@ fn decode_crossings(rows: &[(String,)]) -> anyhow::Result<Vec<Crossing>> {
         .collect()
 }
 
-/// The writer task: commits what is queued, a group at a time, until every sender is gone.
-async fn write_queued(pool: AnyPool, mut queue: mpsc::Receiver<Queued>) {
-    let mut group = Vec::with_capacity(GROUP_LIMIT);
-    while queue.recv_many(&mut group, GROUP_LIMIT).await > 0 {
-        let writes: Vec<&[Write]> = group
-            .iter()
-            .map(|queued| queued.writes.as_slice())
-            .collect();
-        match commit(&pool, &writes).await {
-            Ok(outcomes) => {
-                for (queued, outcome) in group.drain(..).zip(outcomes) {
-                    let _ = queued.outcome.send(Ok(outcome));
-                }
-            }
-            Err(error) => {
-                tracing::debug!(%error, callers = group.len(), "group commit failed; committing each alone");
-                for queued in group.drain(..) {
-                    let outcome = commit_alone(&pool, &queued.writes).await;
-                    let _ = queued.outcome.send(outcome);
-                }
-            }
-        }
-    }
-}
+/// The saga log's writes: a group's in one transaction, and a caller's alone tried again after
+/// a collision.
+struct SagaLog(AnyPool);
 
-/// One caller's writes in a transaction of their own, tried again after a collision.
-async fn commit_alone(pool: &AnyPool, writes: &[Write]) -> anyhow::Result<Vec<bool>> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match commit(pool, &[writes]).await {
-            Ok(mut outcomes) => return Ok(outcomes.pop().unwrap_or_default()),
-            Err(error) if attempt < ALONE_ATTEMPTS => {
-                tracing::debug!(%error, attempt, "write collided; retrying");
-                tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
+impl GroupCommit for SagaLog {
+    type Writes = Vec<Write>;
+    type Outcome = Vec<bool>;
+    const GROUP_LIMIT: usize = 128;
+
+    async fn together(&self, group: &[&Vec<Write>]) -> anyhow::Result<Vec<Vec<bool>>> {
+        let callers: Vec<&[Write]> = group.iter().map(|writes| writes.as_slice()).collect();
+        Ok(commit(&self.0, &callers).await?)
+    }
+
+    async fn alone(&self, writes: &Vec<Write>) -> anyhow::Result<Vec<bool>> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match commit(&self.0, &[writes]).await {
+                Ok(mut outcomes) => return Ok(outcomes.pop().unwrap_or_default()),
+                Err(error) if attempt < ALONE_ATTEMPTS => {
+                    tracing::debug!(%error, attempt, "write collided; retrying");
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
+                }
+                Err(error) => return Err(error.into()),
             }
-            Err(error) => return Err(error.into()),
         }
     }
 }

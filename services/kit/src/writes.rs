@@ -3,7 +3,7 @@
 //! instead of one hand-off there and back for every statement; on PostgreSQL as one transaction.
 //! A [`GroupWriter`] commits the writes of concurrent calls to one database in one transaction.
 
-use std::fmt::Write as _;
+use std::{fmt::Write as _, future::Future};
 
 use futures::TryStreamExt;
 use sqlx::{
@@ -215,32 +215,61 @@ impl WriteBatch {
     }
 }
 
-/// Calls' batches waiting for their database's writer, and how many one transaction takes.
-const GROUP_QUEUE: usize = 1024;
-const GROUP_LIMIT: usize = 32;
+/// Writes waiting for their database's writer before callers wait to queue more.
+const GROUP_QUEUE: usize = 4096;
 
-/// A batch waiting for the writer, with where its outcome goes.
-struct Queued {
-    batch: WriteBatch,
-    outcome: oneshot::Sender<sqlx::Result<()>>,
+/// How a database's writer commits: the writes of a whole group of callers in one transaction,
+/// or, after the group failed, one caller's writes alone.
+pub trait GroupCommit: Send + Sync + 'static {
+    type Writes: Send + Sync + 'static;
+    type Outcome: Send + 'static;
+    /// Callers whose writes one transaction takes at most.
+    const GROUP_LIMIT: usize = 32;
+
+    /// Every caller's writes in one transaction; their outcomes, caller by caller.
+    fn together(
+        &self,
+        group: &[&Self::Writes],
+    ) -> impl Future<Output = anyhow::Result<Vec<Self::Outcome>>> + Send;
+
+    /// One caller's writes in a transaction of their own.
+    fn alone(
+        &self,
+        writes: &Self::Writes,
+    ) -> impl Future<Output = anyhow::Result<Self::Outcome>> + Send;
 }
 
-/// Commits the batches of concurrent calls to one database together, in one transaction a
+/// Writes waiting for the writer, with where their outcome goes.
+struct Queued<C: GroupCommit> {
+    writes: C::Writes,
+    outcome: oneshot::Sender<anyhow::Result<C::Outcome>>,
+}
+
+/// Commits the writes of concurrent callers to one database together, in one transaction a
 /// group (group commit): each commit writes every page it touched to the write-ahead log, so
-/// the calls of a group share the pages they all append to (a table's last leaf, an index by
+/// the callers of a group share the pages they all append to (a table's last leaf, an index by
 /// time) and one hand-off to the connection. A group that fails (a repeated request meets its
-/// first idempotency record) is rolled back, and its batches are committed one by one.
-#[derive(Clone)]
-pub struct GroupWriter {
+/// first idempotency record) is rolled back, and its callers' writes are committed one by one.
+pub struct GroupWriter<C: GroupCommit = Batches> {
     pool: AnyPool,
-    queue: mpsc::Sender<Queued>,
+    queue: mpsc::Sender<Queued<C>>,
 }
 
-impl GroupWriter {
-    /// A writer over `pool`, with its task; the task ends when the last clone is dropped.
-    pub fn new(pool: AnyPool) -> Self {
+impl<C: GroupCommit> Clone for GroupWriter<C> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl<C: GroupCommit> GroupWriter<C> {
+    /// A writer over `pool` that commits with `committer`, with its task; the task ends when
+    /// the last clone is dropped.
+    pub fn with(pool: AnyPool, committer: C) -> Self {
         let (queue, queued) = mpsc::channel(GROUP_QUEUE);
-        tokio::spawn(write_queued(pool.clone(), queued));
+        tokio::spawn(write_queued(committer, queued));
         Self { pool, queue }
     }
 
@@ -248,53 +277,71 @@ impl GroupWriter {
         &self.pool
     }
 
-    /// Commits every statement of `batch` or none, with whatever other batches are queued.
-    pub async fn commit(&self, batch: WriteBatch) -> anyhow::Result<()> {
+    /// Commits `writes`, with whatever other callers' writes are queued.
+    pub async fn commit(&self, writes: C::Writes) -> anyhow::Result<C::Outcome> {
         let (outcome, answer) = oneshot::channel();
         let stopped = || anyhow::anyhow!("the database writer has stopped");
         self.queue
-            .send(Queued { batch, outcome })
+            .send(Queued { writes, outcome })
             .await
             .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?.map_err(Into::into)
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+impl GroupWriter {
+    /// A writer of [`WriteBatch`]es over `pool`.
+    pub fn new(pool: AnyPool) -> Self {
+        Self::with(pool.clone(), Batches(pool))
     }
 }
 
 /// The writer task: commits what is queued, a group at a time, until every sender is gone.
-async fn write_queued(pool: AnyPool, mut queue: mpsc::Receiver<Queued>) {
-    let mut group = Vec::with_capacity(GROUP_LIMIT);
-    while queue.recv_many(&mut group, GROUP_LIMIT).await > 0 {
-        if group.len() > 1 && commit_together(&pool, &mut group).await {
-            for queued in group.drain(..) {
-                let _ = queued.outcome.send(Ok(()));
+async fn write_queued<C: GroupCommit>(committer: C, mut queue: mpsc::Receiver<Queued<C>>) {
+    let mut group = Vec::with_capacity(C::GROUP_LIMIT);
+    while queue.recv_many(&mut group, C::GROUP_LIMIT).await > 0 {
+        if group.len() > 1 {
+            let writes: Vec<&C::Writes> = group.iter().map(|queued| &queued.writes).collect();
+            match committer.together(&writes).await {
+                Ok(outcomes) => {
+                    for (queued, outcome) in group.drain(..).zip(outcomes) {
+                        let _ = queued.outcome.send(Ok(outcome));
+                    }
+                    continue;
+                }
+                Err(error) => {
+                    tracing::debug!(%error, callers = group.len(), "group commit failed; committing each alone");
+                }
             }
-            continue;
         }
         for queued in group.drain(..) {
-            let outcome = queued.batch.run(&pool).await;
+            let outcome = committer.alone(&queued.writes).await;
             let _ = queued.outcome.send(outcome);
         }
     }
 }
 
-/// Commits the group's batches in one transaction; whether it did. The batches are lent to
-/// the transaction and given back, so that a failed group can commit them one by one.
-async fn commit_together(pool: &AnyPool, group: &mut [Queued]) -> bool {
-    let mut together = WriteBatch::new();
-    let mut lengths = Vec::with_capacity(group.len());
-    for queued in group.iter_mut() {
-        lengths.push(queued.batch.statements.len());
-        together.statements.append(&mut queued.batch.statements);
+/// [`WriteBatch`]es, each all or nothing.
+pub struct Batches(AnyPool);
+
+impl GroupCommit for Batches {
+    type Writes = WriteBatch;
+    type Outcome = ();
+
+    async fn together(&self, group: &[&WriteBatch]) -> anyhow::Result<Vec<()>> {
+        let together = WriteBatch {
+            statements: group
+                .iter()
+                .flat_map(|batch| batch.statements.iter().cloned())
+                .collect(),
+        };
+        together.run(&self.0).await?;
+        Ok(vec![(); group.len()])
     }
-    let committed = together.run(pool).await;
-    if let Err(error) = &committed {
-        tracing::debug!(%error, batches = group.len(), "group commit failed; committing each alone");
+
+    async fn alone(&self, batch: &WriteBatch) -> anyhow::Result<()> {
+        Ok(batch.run(&self.0).await?)
     }
-    let mut rest = together.statements;
-    for (queued, length) in group.iter_mut().zip(lengths).rev() {
-        queued.batch.statements = rest.split_off(rest.len() - length);
-    }
-    committed.is_ok()
 }
 
 /// Copies `sql` with every `$n` written as `$(n + offset)`. The stores' statements hold no `$`
