@@ -10,6 +10,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use tonic::{Code, Status};
 
 use crate::{
+    db::{Db, Tx},
     error,
     storage::{Backend, decode_record, encode_record, now_millis},
     writes::{GroupWriter, Statement, WriteBatch},
@@ -20,6 +21,12 @@ use crate::{
 pub enum Start<R> {
     Replayed(R),
     Fresh(Transaction<'static, Any>),
+}
+
+/// [`Start`], on a [`Db`].
+pub enum StartDb<R> {
+    Replayed(R),
+    Fresh(Tx),
 }
 
 /// One idempotent call: which RPC, which request id, and a digest of the request.
@@ -121,7 +128,7 @@ impl IdempotentCall {
         let Err(failure) = writer.commit(writes).await else {
             return Ok(response);
         };
-        match self.replay(writer.pool()).await? {
+        match self.replay_db(writer.db()).await? {
             Some(first) => Ok(first),
             None => Err(error::internal("committing a call's writes", failure)),
         }
@@ -159,6 +166,103 @@ impl IdempotentCall {
         self.replay(pool).await?.ok_or_else(|| {
             error::internal("replaying a concurrent duplicate", "saved answer vanished")
         })
+    }
+
+    /// The saved answer for this request id, if there is one.
+    pub async fn replay_db<R: Message + Default>(&self, db: &Db) -> Result<Option<R>, Status> {
+        let row = db
+            .fetch_optional(&self.saved_answer())
+            .await
+            .map_err(|e| error::internal("reading idempotency key", e))?;
+        self.answer(row)
+    }
+
+    /// The saved answer to a repeat, or else the transaction for the first call's writes. The
+    /// transaction begins first and the answer is looked up inside it, so the call's own reads
+    /// run in the same transaction.
+    pub async fn start_db<R: Message + Default>(&self, db: &Db) -> Result<StartDb<R>, Status> {
+        let mut tx = self.begin_db(db).await?;
+        let row = tx
+            .fetch_optional(&self.saved_answer())
+            .await
+            .map_err(|e| error::internal("reading idempotency key", e))?;
+        Ok(match self.answer(row)? {
+            Some(saved) => StartDb::Replayed(saved),
+            None => StartDb::Fresh(tx),
+        })
+    }
+
+    /// The transaction for the call's writes, without looking for a saved answer first: either
+    /// the call looked with [`Self::replay_db`] already, or it leaves a repeat to
+    /// [`Self::commit_db`], which rolls the repeat's writes back and returns the first answer.
+    pub async fn begin_db(&self, db: &Db) -> Result<Tx, Status> {
+        db.begin()
+            .await
+            .map_err(|e| error::internal("starting a transaction", e))
+    }
+
+    /// Saves `response` with the call's writes in `tx` and commits. When a concurrent copy of
+    /// the call committed first, this one is rolled back and the winner's answer returned.
+    pub async fn commit_db<R: Message + Default>(
+        &self,
+        db: &Db,
+        mut tx: Tx,
+        response: R,
+    ) -> Result<R, Status> {
+        let saved = tx
+            .execute(
+                &Statement::new(
+                    "INSERT INTO idempotency_keys (scope, request_id, request_digest, response, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, request_id) DO NOTHING",
+                )
+                .bind(self.scope)
+                .bind(&self.request_id)
+                .bind(&self.digest)
+                .bind(encode_record(&response))
+                .bind(now_millis()),
+            )
+            .await
+            .map_err(|e| error::internal("saving idempotency key", e))?;
+        if saved == 1 {
+            tx.commit()
+                .await
+                .map_err(|e| error::internal("committing", e))?;
+            return Ok(response);
+        }
+        tx.rollback()
+            .await
+            .map_err(|e| error::internal("rolling back a duplicate", e))?;
+        self.replay_db(db).await?.ok_or_else(|| {
+            error::internal("replaying a concurrent duplicate", "saved answer vanished")
+        })
+    }
+
+    fn saved_answer(&self) -> Statement {
+        Statement::new(
+            "SELECT request_digest, response FROM idempotency_keys WHERE scope = $1 AND request_id = $2",
+        )
+        .bind(self.scope)
+        .bind(&self.request_id)
+    }
+
+    /// The saved answer in `row`, unless the request id was used for another request.
+    fn answer<R: Message + Default>(
+        &self,
+        row: Option<(String, String)>,
+    ) -> Result<Option<R>, Status> {
+        let Some((digest, response)) = row else {
+            return Ok(None);
+        };
+        if digest != self.digest {
+            return Err(error::status(
+                Code::AlreadyExists,
+                "REQUEST_ID_REUSED",
+                "request_id was already used for a different request",
+            ));
+        }
+        decode_record(&response)
+            .map(Some)
+            .map_err(|e| error::internal("decoding saved response", e))
     }
 }
 

@@ -18,6 +18,7 @@
 
 pub mod admission;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod metrics;

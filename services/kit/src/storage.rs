@@ -73,6 +73,18 @@ pub async fn connect_with(
     service_migrations: &Migrator,
     checkpoints: Checkpoints,
 ) -> anyhow::Result<AnyPool> {
+    let pool = migrated_pool(url, service_migrations).await?;
+    if Backend::of(url)? == Backend::Sqlite {
+        checkpoint_in_background(&pool, checkpoints).await?;
+    }
+    Ok(pool)
+}
+
+/// A pool on `url` with the schema brought up to date: `kit`'s tables, then the service's.
+pub(crate) async fn migrated_pool(
+    url: &str,
+    service_migrations: &Migrator,
+) -> anyhow::Result<AnyPool> {
     install_drivers();
     let backend = Backend::of(url)?;
     if backend == Backend::Sqlite {
@@ -108,9 +120,6 @@ pub async fn connect_with(
         .with_context(|| format!("connecting to the {backend:?} database"))?;
     migrate(&pool, &KIT_MIGRATOR).await?;
     migrate(&pool, service_migrations).await?;
-    if backend == Backend::Sqlite {
-        checkpoint_in_background(&pool, checkpoints).await?;
-    }
     Ok(pool)
 }
 
@@ -148,10 +157,9 @@ async fn checkpoint_in_background(pool: &AnyPool, checkpoints: Checkpoints) -> a
         .detach();
     let pool = pool.clone();
     tokio::spawn(async move {
-        let mut pause = CHECKPOINT_WHILE_WRITING;
-        let mut last_seen = None;
+        let mut pacer = CheckpointPacer::new(checkpoints);
         loop {
-            tokio::time::sleep(pause).await;
+            tokio::time::sleep(pacer.pause()).await;
             if pool.is_closed() {
                 let _ = connection.close().await;
                 return;
@@ -161,16 +169,39 @@ async fn checkpoint_in_background(pool: &AnyPool, checkpoints: Checkpoints) -> a
                 .fetch_one(&mut connection)
                 .await
             {
-                Ok((_, logged, checkpointed)) => {
-                    let seen = (logged, checkpointed);
-                    pause = next_pause(checkpoints, pause, last_seen, seen);
-                    last_seen = Some(seen);
-                }
+                Ok((_, logged, checkpointed)) => pacer.saw((logged, checkpointed)),
                 Err(error) => tracing::warn!(%error, "background checkpoint failed"),
             }
         }
     });
     Ok(())
+}
+
+/// When a background checkpoint runs next.
+pub(crate) struct CheckpointPacer {
+    checkpoints: Checkpoints,
+    pause: Duration,
+    last_seen: Option<(i64, i64)>,
+}
+
+impl CheckpointPacer {
+    pub(crate) fn new(checkpoints: Checkpoints) -> Self {
+        Self {
+            checkpoints,
+            pause: CHECKPOINT_WHILE_WRITING,
+            last_seen: None,
+        }
+    }
+
+    pub(crate) fn pause(&self) -> Duration {
+        self.pause
+    }
+
+    /// What the last checkpoint answered: (frames in the log, frames checkpointed).
+    pub(crate) fn saw(&mut self, seen: (i64, i64)) {
+        self.pause = next_pause(self.checkpoints, self.pause, self.last_seen, seen);
+        self.last_seen = Some(seen);
+    }
 }
 
 /// The pause before the next checkpoint, from the one before: `last_seen` and `seen` are the

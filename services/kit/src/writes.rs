@@ -3,13 +3,13 @@
 //! instead of one hand-off there and back for every statement; on PostgreSQL as one transaction.
 //! A [`GroupWriter`] commits the writes of concurrent calls to one database in one transaction.
 
-use std::{fmt::Write as _, future::Future};
+use std::{borrow::Cow, fmt::Write as _, future::Future};
 
 use futures::TryStreamExt;
-use sqlx::{
-    Acquire, Any, AnyConnection, AnyPool, Database, Either, Executor, Sqlite, query::Query,
-};
+use sqlx::{Any, AnyConnection, Database, Either, Executor, Sqlite, query::Query};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::db::Db;
 
 /// A value bound to a statement parameter: the types the stores write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,16 +63,24 @@ impl Param {
 /// One statement with `$1`, `$2`… parameters numbered from one, as everywhere else.
 #[derive(Debug, Clone)]
 pub struct Statement {
-    sql: &'static str,
+    sql: Cow<'static, str>,
     params: Vec<Param>,
 }
 
 impl Statement {
-    pub fn new(sql: &'static str) -> Self {
+    pub fn new(sql: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            sql,
+            sql: sql.into(),
             params: Vec::new(),
         }
+    }
+
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub(crate) fn params(&self) -> &[Param] {
+        &self.params
     }
 
     pub fn bind(mut self, value: impl Into<Param>) -> Self {
@@ -80,10 +88,10 @@ impl Statement {
         self
     }
 
-    fn query(&self) -> Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+    pub(crate) fn query(&self) -> Query<'_, Any, sqlx::any::AnyArguments<'_>> {
         self.params
             .iter()
-            .fold(sqlx::query(self.sql), |query, param| param.bind_to(query))
+            .fold(sqlx::query(&self.sql), |query, param| param.bind_to(query))
     }
 
     /// Runs the statement alone, inside a transaction the caller holds; the rows it changed.
@@ -144,7 +152,7 @@ fn bind_all<'q>(
 fn push_statements(statements: &[Statement], script: &mut String) {
     let mut offset = 0;
     for statement in statements {
-        renumber(statement.sql, offset, script);
+        renumber(&statement.sql, offset, script);
         script.push_str(";\n");
         offset += statement.params.len();
     }
@@ -170,48 +178,15 @@ impl WriteBatch {
         self.statements.insert(0, statement);
     }
 
-    /// Commits every statement or none. The work runs on a task of its own, so a caller that
-    /// goes away half-way (a cancelled RPC) cannot leave a connection inside a transaction.
-    pub async fn commit(self, pool: &AnyPool) -> anyhow::Result<()> {
-        let pool = pool.clone();
-        tokio::spawn(async move { self.run(&pool).await })
-            .await
-            .map_err(|e| anyhow::anyhow!("the commit task failed: {e}"))?
-            .map_err(anyhow::Error::from)
+    /// Commits every statement or none.
+    pub async fn commit(self, db: impl Into<Db>) -> anyhow::Result<()> {
+        self.run(&db.into()).await
     }
 
-    async fn run(&self, pool: &AnyPool) -> sqlx::Result<()> {
-        let mut connection = pool.acquire().await?;
-        if connection.backend_name() != Sqlite::NAME {
-            let mut tx = connection.begin().await?;
-            execute_all(&self.statements, &mut tx).await?;
-            return tx.commit().await;
-        }
-        let script = self.sqlite_script();
-        let Err(error) = bind_all(&script, &self.statements)
-            .execute(&mut *connection)
-            .await
-        else {
-            return Ok(());
-        };
-        // The script stops at the failing statement, inside its transaction. A connection that
-        // cannot roll back (it never began) is closed rather than trusted again.
-        if sqlx::query("ROLLBACK")
-            .execute(&mut *connection)
-            .await
-            .is_err()
-        {
-            drop(connection.detach());
-        }
-        Err(error)
-    }
-
-    /// One script of all the statements inside their transaction.
-    fn sqlite_script(&self) -> String {
-        let mut script = String::from("BEGIN IMMEDIATE;\n");
-        push_statements(&self.statements, &mut script);
-        script.push_str("COMMIT;");
-        script
+    async fn run(&self, db: &Db) -> anyhow::Result<()> {
+        let mut tx = db.begin().await?;
+        tx.execute_all(&self.statements).await?;
+        tx.commit().await
     }
 }
 
@@ -251,30 +226,33 @@ struct Queued<C: GroupCommit> {
 /// time) and one hand-off to the connection. A group that fails (a repeated request meets its
 /// first idempotency record) is rolled back, and its callers' writes are committed one by one.
 pub struct GroupWriter<C: GroupCommit = Batches> {
-    pool: AnyPool,
+    db: Db,
     queue: mpsc::Sender<Queued<C>>,
 }
 
 impl<C: GroupCommit> Clone for GroupWriter<C> {
     fn clone(&self) -> Self {
         Self {
-            pool: self.pool.clone(),
+            db: self.db.clone(),
             queue: self.queue.clone(),
         }
     }
 }
 
 impl<C: GroupCommit> GroupWriter<C> {
-    /// A writer over `pool` that commits with `committer`, with its task; the task ends when
+    /// A writer over `db` that commits with `committer`, with its task; the task ends when
     /// the last clone is dropped.
-    pub fn with(pool: AnyPool, committer: C) -> Self {
+    pub fn with(db: impl Into<Db>, committer: C) -> Self {
         let (queue, queued) = mpsc::channel(GROUP_QUEUE);
         tokio::spawn(write_queued(committer, queued));
-        Self { pool, queue }
+        Self {
+            db: db.into(),
+            queue,
+        }
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Commits `writes`, with whatever other callers' writes are queued.
@@ -290,9 +268,10 @@ impl<C: GroupCommit> GroupWriter<C> {
 }
 
 impl GroupWriter {
-    /// A writer of [`WriteBatch`]es over `pool`.
-    pub fn new(pool: AnyPool) -> Self {
-        Self::with(pool.clone(), Batches(pool))
+    /// A writer of [`WriteBatch`]es over `db`.
+    pub fn new(db: impl Into<Db>) -> Self {
+        let db = db.into();
+        Self::with(db.clone(), Batches(db))
     }
 }
 
@@ -322,7 +301,7 @@ async fn write_queued<C: GroupCommit>(committer: C, mut queue: mpsc::Receiver<Qu
 }
 
 /// [`WriteBatch`]es, each all or nothing.
-pub struct Batches(AnyPool);
+pub struct Batches(Db);
 
 impl GroupCommit for Batches {
     type Writes = WriteBatch;
@@ -340,7 +319,7 @@ impl GroupCommit for Batches {
     }
 
     async fn alone(&self, batch: &WriteBatch) -> anyhow::Result<()> {
-        Ok(batch.run(&self.0).await?)
+        batch.run(&self.0).await
     }
 }
 
@@ -365,8 +344,10 @@ fn renumber(sql: &str, offset: usize, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    use sqlx::AnyPool;
+
     use super::*;
-    use crate::storage::{connect, testing};
+    use crate::storage::{Checkpoints, connect, testing};
 
     static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
 
@@ -375,22 +356,6 @@ mod tests {
         let mut script = String::new();
         renumber("INSERT INTO t (a, b) VALUES ($1, $2) -- $x", 3, &mut script);
         assert_eq!(script, "INSERT INTO t (a, b) VALUES ($4, $5) -- $x");
-
-        let mut batch = WriteBatch::new();
-        batch.add(
-            Statement::new("INSERT INTO t VALUES ($1, $2)")
-                .bind(1)
-                .bind("a"),
-        );
-        batch.add(
-            Statement::new("UPDATE t SET b = $2 WHERE a = $1")
-                .bind(1)
-                .bind("b"),
-        );
-        assert_eq!(
-            batch.sqlite_script(),
-            "BEGIN IMMEDIATE;\nINSERT INTO t VALUES ($1, $2);\nUPDATE t SET b = $4 WHERE a = $3;\nCOMMIT;"
-        );
     }
 
     fn insert(id: i64, label: Option<&str>) -> Statement {
@@ -409,17 +374,32 @@ mod tests {
         pool
     }
 
-    async fn rows(pool: &AnyPool) -> Vec<(i64, Option<String>)> {
-        sqlx::query_as("SELECT id, label FROM batch_test ORDER BY id")
-            .fetch_all(pool)
+    async fn rows(db: impl Into<Db>) -> Vec<(i64, Option<String>)> {
+        db.into()
+            .fetch_all(&Statement::new(
+                "SELECT id, label FROM batch_test ORDER BY id",
+            ))
             .await
             .unwrap()
+    }
+
+    /// A database on `url`, SQLite called directly, with an empty `batch_test` table.
+    async fn db_with_table(url: &str) -> Db {
+        let db = Db::connect(url, &NO_MIGRATIONS, Checkpoints::Periodic)
+            .await
+            .unwrap();
+        db.execute(&Statement::new(
+            "CREATE TABLE batch_test (id BIGINT PRIMARY KEY, label TEXT)",
+        ))
+        .await
+        .unwrap();
+        db
     }
 
     #[tokio::test]
     async fn a_batch_commits_all_its_statements_or_none_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let pool = pool_with_table(&database.url).await;
+            let db = db_with_table(&database.url).await;
 
             let mut batch = WriteBatch::new();
             batch.add(insert(1, Some("one")));
@@ -429,9 +409,9 @@ mod tests {
                     .bind("uno")
                     .bind(1),
             );
-            batch.commit(&pool).await.unwrap();
+            batch.commit(&db).await.unwrap();
             assert_eq!(
-                rows(&pool).await,
+                rows(&db).await,
                 vec![(1, Some("uno".into())), (2, None)],
                 "{:?}",
                 database.backend
@@ -440,24 +420,24 @@ mod tests {
             let mut failing = WriteBatch::new();
             failing.add(insert(3, Some("three")));
             failing.add(insert(1, Some("clash")));
-            assert!(failing.commit(&pool).await.is_err());
-            assert_eq!(rows(&pool).await.len(), 2, "{:?}", database.backend);
+            assert!(failing.commit(&db).await.is_err());
+            assert_eq!(rows(&db).await.len(), 2, "{:?}", database.backend);
 
             // Every connection of the pool is still usable after the failure.
             for id in 10..20 {
                 let mut batch = WriteBatch::new();
                 batch.add(insert(id, Some("later")));
-                batch.commit(&pool).await.unwrap();
+                batch.commit(&db).await.unwrap();
             }
-            assert_eq!(rows(&pool).await.len(), 12, "{:?}", database.backend);
+            assert_eq!(rows(&db).await.len(), 12, "{:?}", database.backend);
         }
     }
 
     #[tokio::test]
     async fn concurrent_batches_commit_together_and_a_failing_one_alone_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let pool = pool_with_table(&database.url).await;
-            let writer = GroupWriter::new(pool.clone());
+            let db = db_with_table(&database.url).await;
+            let writer = GroupWriter::new(db.clone());
             let mut first = WriteBatch::new();
             first.add(insert(1, Some("one")));
             writer.commit(first).await.unwrap();
@@ -474,7 +454,7 @@ mod tests {
             for (id, outcome) in futures::future::join_all(batches).await {
                 assert_eq!(outcome.is_err(), id == 7, "{id} {:?}", database.backend);
             }
-            let stored = rows(&pool).await;
+            let stored = rows(&db).await;
             assert_eq!(stored.len(), 1 + 2 * 37, "{:?}", database.backend);
             assert!(
                 stored.iter().all(|(id, _)| *id != 70),

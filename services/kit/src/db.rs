@@ -1,0 +1,620 @@
+//! The stores' one way to their database. SQLite, the embedded default, is called on the
+//! caller's own thread through one connection held behind an async lock: a statement there is
+//! a few microseconds of SQLite's own work, while a driver that runs the connection on a thread
+//! of its own (as sqlx does) costs tens of microseconds of thread hand-offs for every statement,
+//! transaction start and commit. PostgreSQL, a server across a socket, is reached through a
+//! sqlx pool. Both run the same SQL: `$n` parameters, TEXT and BIGINT columns.
+//!
+//! SQLite statements run without an `.await` between them, so a caller that goes away (a
+//! cancelled RPC) never leaves one half done; a transaction dropped before its commit rolls back.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Weak},
+};
+
+use anyhow::Context;
+use futures::TryStreamExt;
+use rusqlite::{CachedStatement, Connection, OpenFlags, types::ValueRef};
+use sqlx::{Any, AnyPool, Executor, Row as _, ValueRef as _, any::AnyRow};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::{
+    storage::{self, Backend, CheckpointPacer, Checkpoints, decode_record},
+    writes::{Param, Statement},
+};
+
+/// A database: cheap to clone, every clone the same connection or pool.
+#[derive(Clone)]
+pub struct Db {
+    engine: Engine,
+}
+
+#[derive(Clone)]
+enum Engine {
+    Sqlite {
+        connection: Arc<Mutex<Connection>>,
+        path: Arc<PathBuf>,
+    },
+    Pool(AnyPool),
+}
+
+/// Prepared statements a SQLite connection keeps: every statement the stores run, with room.
+const SQLITE_STATEMENT_CACHE: usize = 256;
+
+/// What every SQLite connection is set to. WAL lets the checkpoint copy pages while the
+/// connection writes; NORMAL syncs at checkpoints, not at every commit, and a crash of the
+/// process loses nothing committed. Pages are read in place through the memory map.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+    PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;";
+
+impl From<AnyPool> for Db {
+    /// A database reached through a sqlx pool, as PostgreSQL always is.
+    fn from(pool: AnyPool) -> Self {
+        Self {
+            engine: Engine::Pool(pool),
+        }
+    }
+}
+
+impl From<&AnyPool> for Db {
+    fn from(pool: &AnyPool) -> Self {
+        Self::from(pool.clone())
+    }
+}
+
+impl From<&Db> for Db {
+    fn from(db: &Db) -> Self {
+        db.clone()
+    }
+}
+
+impl Db {
+    /// Opens the database a URL names and brings its schema up to date: `kit`'s tables, then
+    /// the service's. On SQLite a background thread checkpoints the write-ahead log at the pace
+    /// `checkpoints` asks, while this handle or a clone of it lives.
+    pub async fn connect(
+        url: &str,
+        service_migrations: &sqlx::migrate::Migrator,
+        checkpoints: Checkpoints,
+    ) -> anyhow::Result<Self> {
+        let pool = storage::migrated_pool(url, service_migrations).await?;
+        if Backend::of(url)? == Backend::Postgres {
+            return Ok(Self::from(pool));
+        }
+        pool.close().await;
+        let path = sqlite_path(url)?;
+        let connection = open_sqlite(&path, true)?;
+        let connection = Arc::new(Mutex::new(connection));
+        checkpoint_in_background(&path, Arc::downgrade(&connection), checkpoints)?;
+        Ok(Self {
+            engine: Engine::Sqlite {
+                connection,
+                path: Arc::new(path),
+            },
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &self.engine {
+            Engine::Sqlite { .. } => Backend::Sqlite,
+            Engine::Pool(pool) => Backend::of_pool(pool),
+        }
+    }
+
+    /// A transaction for writes. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so that reads inside it never have to upgrade to it and meet another
+    /// writer (another process, such as a bulk import) half-way.
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        match &self.engine {
+            Engine::Sqlite { connection, .. } => {
+                let connection = connection.clone().lock_owned().await;
+                connection
+                    .execute_batch("BEGIN IMMEDIATE")
+                    .context("starting a transaction")?;
+                Ok(Tx {
+                    inner: TxInner::Sqlite(connection),
+                })
+            }
+            Engine::Pool(pool) => {
+                let begun = if Backend::of_pool(pool) == Backend::Sqlite {
+                    pool.begin_with("BEGIN IMMEDIATE").await
+                } else {
+                    pool.begin().await
+                };
+                Ok(Tx {
+                    inner: TxInner::Pool(begun.context("starting a transaction")?),
+                })
+            }
+        }
+    }
+
+    /// Runs one statement on its own; the rows it changed.
+    pub async fn execute(&self, statement: &Statement) -> anyhow::Result<u64> {
+        match &self.engine {
+            Engine::Sqlite { connection, .. } => {
+                sqlite_execute(&*connection.lock().await, statement)
+            }
+            Engine::Pool(pool) => any_execute(pool, statement).await,
+        }
+    }
+
+    pub async fn fetch_optional<T: FromRow>(
+        &self,
+        statement: &Statement,
+    ) -> anyhow::Result<Option<T>> {
+        Ok(self.fetch_all(statement).await?.into_iter().next())
+    }
+
+    pub async fn fetch_one<T: FromRow>(&self, statement: &Statement) -> anyhow::Result<T> {
+        self.fetch_optional(statement)
+            .await?
+            .context("the query returned no row")
+    }
+
+    pub async fn fetch_all<T: FromRow>(&self, statement: &Statement) -> anyhow::Result<Vec<T>> {
+        match &self.engine {
+            Engine::Sqlite { connection, .. } => sqlite_fetch(&*connection.lock().await, statement),
+            Engine::Pool(pool) => any_fetch(pool, statement).await,
+        }
+    }
+
+    /// One encoded record; `statement` selects a single TEXT column.
+    pub async fn fetch_record<T: prost::Message + Default>(
+        &self,
+        statement: &Statement,
+    ) -> anyhow::Result<Option<T>> {
+        let row: Option<(String,)> = self.fetch_optional(statement).await?;
+        row.map(|(text,)| decode_record(&text)).transpose()
+    }
+
+    /// Every row of a large read (a register loaded at start) from a connection of its own,
+    /// so that the stores' connection serves calls meanwhile. On SQLite it reads without the
+    /// memory map, through which every page of the scan would stay in the process's memory.
+    pub async fn scan<T: FromRow + Send + 'static>(
+        &self,
+        statement: Statement,
+    ) -> anyhow::Result<Vec<T>> {
+        match &self.engine {
+            Engine::Sqlite { path, .. } => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || {
+                    let connection = open_sqlite(&path, false)?;
+                    sqlite_fetch(&connection, &statement)
+                })
+                .await
+                .context("the scan stopped")?
+            }
+            Engine::Pool(pool) => {
+                let mut connection = pool.acquire().await?.detach();
+                if connection.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
+                    connection.execute("PRAGMA mmap_size = 0").await?;
+                }
+                any_fetch(&mut connection, &statement).await
+            }
+        }
+    }
+
+    /// Waits for calls in flight and closes the database.
+    pub async fn close(&self) {
+        match &self.engine {
+            Engine::Sqlite { connection, .. } => drop(connection.lock().await),
+            Engine::Pool(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A transaction: committed by [`Tx::commit`], rolled back when dropped before it.
+pub struct Tx {
+    inner: TxInner,
+}
+
+enum TxInner {
+    Sqlite(OwnedMutexGuard<Connection>),
+    Pool(sqlx::Transaction<'static, Any>),
+    Ended,
+}
+
+impl Tx {
+    pub async fn execute(&mut self, statement: &Statement) -> anyhow::Result<u64> {
+        match &mut self.inner {
+            TxInner::Sqlite(connection) => sqlite_execute(connection, statement),
+            TxInner::Pool(tx) => any_execute(&mut **tx, statement).await,
+            TxInner::Ended => anyhow::bail!("the transaction has ended"),
+        }
+    }
+
+    /// Runs `statements` in order; the rows each one changed.
+    pub async fn execute_all(&mut self, statements: &[Statement]) -> anyhow::Result<Vec<u64>> {
+        let mut changed = Vec::with_capacity(statements.len());
+        for statement in statements {
+            changed.push(self.execute(statement).await?);
+        }
+        Ok(changed)
+    }
+
+    pub async fn fetch_optional<T: FromRow>(
+        &mut self,
+        statement: &Statement,
+    ) -> anyhow::Result<Option<T>> {
+        Ok(self.fetch_all(statement).await?.into_iter().next())
+    }
+
+    pub async fn fetch_one<T: FromRow>(&mut self, statement: &Statement) -> anyhow::Result<T> {
+        self.fetch_optional(statement)
+            .await?
+            .context("the query returned no row")
+    }
+
+    pub async fn fetch_all<T: FromRow>(&mut self, statement: &Statement) -> anyhow::Result<Vec<T>> {
+        match &mut self.inner {
+            TxInner::Sqlite(connection) => sqlite_fetch(connection, statement),
+            TxInner::Pool(tx) => any_fetch(&mut **tx, statement).await,
+            TxInner::Ended => anyhow::bail!("the transaction has ended"),
+        }
+    }
+
+    /// One encoded record; `statement` selects a single TEXT column.
+    pub async fn fetch_record<T: prost::Message + Default>(
+        &mut self,
+        statement: &Statement,
+    ) -> anyhow::Result<Option<T>> {
+        let row: Option<(String,)> = self.fetch_optional(statement).await?;
+        row.map(|(text,)| decode_record(&text)).transpose()
+    }
+
+    pub async fn commit(mut self) -> anyhow::Result<()> {
+        match std::mem::replace(&mut self.inner, TxInner::Ended) {
+            TxInner::Sqlite(connection) => {
+                let committed = connection.execute_batch("COMMIT");
+                if committed.is_err() {
+                    // A commit that failed (a full disk) leaves the transaction open.
+                    let _ = connection.execute_batch("ROLLBACK");
+                }
+                committed.context("committing")
+            }
+            TxInner::Pool(tx) => tx.commit().await.context("committing"),
+            TxInner::Ended => Ok(()),
+        }
+    }
+
+    pub async fn rollback(mut self) -> anyhow::Result<()> {
+        match std::mem::replace(&mut self.inner, TxInner::Ended) {
+            TxInner::Sqlite(connection) => {
+                connection.execute_batch("ROLLBACK").context("rolling back")
+            }
+            TxInner::Pool(tx) => tx.rollback().await.context("rolling back"),
+            TxInner::Ended => Ok(()),
+        }
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if let TxInner::Sqlite(connection) = &self.inner {
+            let _ = connection.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// A value a column holds, read as the type the store asks for.
+pub trait Column: Sized {
+    fn from_sqlite(value: ValueRef<'_>) -> anyhow::Result<Self>;
+    fn from_any(row: &AnyRow, index: usize) -> anyhow::Result<Self>;
+}
+
+impl Column for i64 {
+    fn from_sqlite(value: ValueRef<'_>) -> anyhow::Result<Self> {
+        Ok(value.as_i64()?)
+    }
+
+    fn from_any(row: &AnyRow, index: usize) -> anyhow::Result<Self> {
+        Ok(row.try_get(index)?)
+    }
+}
+
+impl Column for String {
+    fn from_sqlite(value: ValueRef<'_>) -> anyhow::Result<Self> {
+        Ok(value.as_str()?.to_owned())
+    }
+
+    fn from_any(row: &AnyRow, index: usize) -> anyhow::Result<Self> {
+        Ok(row.try_get(index)?)
+    }
+}
+
+impl<T: Column> Column for Option<T> {
+    fn from_sqlite(value: ValueRef<'_>) -> anyhow::Result<Self> {
+        match value {
+            ValueRef::Null => Ok(None),
+            value => T::from_sqlite(value).map(Some),
+        }
+    }
+
+    fn from_any(row: &AnyRow, index: usize) -> anyhow::Result<Self> {
+        if row.try_get_raw(index)?.is_null() {
+            return Ok(None);
+        }
+        T::from_any(row, index).map(Some)
+    }
+}
+
+/// A row read as a tuple of [`Column`]s, in the order the query selects them.
+pub trait FromRow: Sized {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> anyhow::Result<Self>;
+    fn from_any(row: &AnyRow) -> anyhow::Result<Self>;
+}
+
+macro_rules! tuple_rows {
+    ($($column:ident $index:tt),+) => {
+        impl<$($column: Column),+> FromRow for ($($column,)+) {
+            fn from_sqlite(row: &rusqlite::Row<'_>) -> anyhow::Result<Self> {
+                Ok(($($column::from_sqlite(row.get_ref($index)?)?,)+))
+            }
+
+            fn from_any(row: &AnyRow) -> anyhow::Result<Self> {
+                Ok(($($column::from_any(row, $index)?,)+))
+            }
+        }
+    };
+}
+
+tuple_rows!(A 0);
+tuple_rows!(A 0, B 1);
+tuple_rows!(A 0, B 1, C 2);
+tuple_rows!(A 0, B 1, C 2, D 3);
+tuple_rows!(A 0, B 1, C 2, D 3, E 4);
+tuple_rows!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_rows!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_rows!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+tuple_rows!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+tuple_rows!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+
+/// `statement` prepared (from the connection's cache) with its parameters bound. SQLite numbers
+/// a statement's parameters in the order they first appear, so `$n` is bound by its name.
+fn sqlite_prepared<'c>(
+    connection: &'c Connection,
+    statement: &Statement,
+) -> anyhow::Result<CachedStatement<'c>> {
+    let mut prepared = connection
+        .prepare_cached(statement.sql())
+        .with_context(|| format!("preparing {}", statement.sql()))?;
+    for index in 1..=prepared.parameter_count() {
+        let param = prepared
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|number| number.parse::<usize>().ok())
+            .and_then(|number| statement.params().get(number.checked_sub(1)?))
+            .with_context(|| format!("parameter {index} of {} is unbound", statement.sql()))?;
+        match param {
+            Param::Text(text) => prepared.raw_bind_parameter(index, text.as_deref())?,
+            Param::Int(number) => prepared.raw_bind_parameter(index, number)?,
+        }
+    }
+    Ok(prepared)
+}
+
+fn sqlite_execute(connection: &Connection, statement: &Statement) -> anyhow::Result<u64> {
+    let mut prepared = sqlite_prepared(connection, statement)?;
+    let changed = prepared
+        .raw_execute()
+        .with_context(|| format!("running {}", statement.sql()))?;
+    Ok(changed as u64)
+}
+
+fn sqlite_fetch<T: FromRow>(
+    connection: &Connection,
+    statement: &Statement,
+) -> anyhow::Result<Vec<T>> {
+    let mut prepared = sqlite_prepared(connection, statement)?;
+    let mut rows = prepared.raw_query();
+    let mut read = Vec::new();
+    while let Some(row) = rows
+        .next()
+        .with_context(|| format!("running {}", statement.sql()))?
+    {
+        read.push(T::from_sqlite(row)?);
+    }
+    Ok(read)
+}
+
+async fn any_execute<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    statement: &Statement,
+) -> anyhow::Result<u64> {
+    Ok(statement.query().execute(executor).await?.rows_affected())
+}
+
+async fn any_fetch<'e, T: FromRow>(
+    executor: impl Executor<'e, Database = Any>,
+    statement: &Statement,
+) -> anyhow::Result<Vec<T>> {
+    let mut rows = statement.query().fetch(executor);
+    let mut read = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        read.push(T::from_any(&row)?);
+    }
+    Ok(read)
+}
+
+/// The file a `sqlite:` URL names; its directory exists by now (the migrations created it).
+fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    anyhow::ensure!(
+        !path.is_empty() && path != ":memory:",
+        "a SQLite database must be a file: {url}"
+    );
+    Ok(PathBuf::from(path))
+}
+
+fn open_sqlite(path: &Path, mapped: bool) -> anyhow::Result<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("opening {}", path.display()))?;
+    connection.execute_batch(SQLITE_PRAGMAS)?;
+    if !mapped {
+        connection.execute_batch("PRAGMA mmap_size = 0")?;
+    }
+    connection.set_prepared_statement_cache_capacity(SQLITE_STATEMENT_CACHE);
+    Ok(connection)
+}
+
+/// SQLite checkpoints its write-ahead log every 1,000 pages inside the commit that crosses the
+/// mark, which then takes ten times longer than the others. So a thread checkpoints on a
+/// connection of its own (the stores' connection never waits behind its fsync), paced by
+/// [`CheckpointPacer`], until the stores' connection is gone.
+fn checkpoint_in_background(
+    path: &Path,
+    stores: Weak<Mutex<Connection>>,
+    checkpoints: Checkpoints,
+) -> anyhow::Result<()> {
+    let connection = open_sqlite(path, false)?;
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let mut pacer = CheckpointPacer::new(checkpoints);
+            loop {
+                std::thread::sleep(pacer.pause());
+                if stores.strong_count() == 0 {
+                    return;
+                }
+                // The answer is (busy, frames in the log, frames checkpointed).
+                match connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                }) {
+                    Ok(seen) => pacer.saw(seen),
+                    Err(error) => tracing::warn!(%error, "background checkpoint failed"),
+                }
+            }
+        })
+        .context("starting the checkpoint thread")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::storage::testing;
+
+    static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+
+    fn insert(id: i64, label: Option<&str>) -> Statement {
+        Statement::new("INSERT INTO db_test (id, label) VALUES ($1, $2)")
+            .bind(id)
+            .bind(label)
+    }
+
+    async fn db_with_table(url: &str) -> Db {
+        let db = Db::connect(url, &NO_MIGRATIONS, Checkpoints::Periodic)
+            .await
+            .unwrap();
+        db.execute(&Statement::new(
+            "CREATE TABLE db_test (id BIGINT PRIMARY KEY, label TEXT)",
+        ))
+        .await
+        .unwrap();
+        db
+    }
+
+    async fn rows(db: &Db) -> Vec<(i64, Option<String>)> {
+        db.fetch_all(&Statement::new("SELECT id, label FROM db_test ORDER BY id"))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn parameters_bind_by_number_whatever_order_they_appear_in_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let db = db_with_table(&database.url).await;
+            db.execute(
+                &Statement::new("INSERT INTO db_test (label, id) VALUES ($2, $1)")
+                    .bind(7)
+                    .bind("seven"),
+            )
+            .await
+            .unwrap();
+            let found: Option<(String, i64)> = db
+                .fetch_optional(
+                    &Statement::new("SELECT label, id FROM db_test WHERE id = $1 AND label <> $2")
+                        .bind(7)
+                        .bind("other"),
+                )
+                .await
+                .unwrap();
+            assert_eq!(found, Some(("seven".into(), 7)), "{:?}", database.backend);
+            let missing: Option<(String,)> = db
+                .fetch_optional(&Statement::new("SELECT label FROM db_test WHERE id = $1").bind(8))
+                .await
+                .unwrap();
+            assert_eq!(missing, None, "{:?}", database.backend);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transaction_commits_all_or_rolls_back_when_dropped_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let db = db_with_table(&database.url).await;
+            let mut tx = db.begin().await.unwrap();
+            let changed = tx
+                .execute_all(&[insert(1, Some("one")), insert(2, None)])
+                .await
+                .unwrap();
+            assert_eq!(changed, vec![1, 1], "{:?}", database.backend);
+            let inside: Vec<(i64, Option<String>)> = tx
+                .fetch_all(&Statement::new("SELECT id, label FROM db_test ORDER BY id"))
+                .await
+                .unwrap();
+            assert_eq!(inside.len(), 2, "{:?}", database.backend);
+            tx.commit().await.unwrap();
+
+            let mut tx = db.begin().await.unwrap();
+            tx.execute(&insert(3, Some("three"))).await.unwrap();
+            assert!(tx.execute(&insert(1, Some("clash"))).await.is_err());
+            drop(tx);
+            assert_eq!(
+                rows(&db).await,
+                vec![(1, Some("one".into())), (2, None)],
+                "{:?}",
+                database.backend
+            );
+
+            let mut tx = db.begin().await.unwrap();
+            tx.execute(&insert(4, None)).await.unwrap();
+            tx.rollback().await.unwrap();
+            assert_eq!(rows(&db).await.len(), 2, "{:?}", database.backend);
+            let scanned: Vec<(i64,)> = db
+                .scan(Statement::new("SELECT id FROM db_test ORDER BY id"))
+                .await
+                .unwrap();
+            assert_eq!(scanned, vec![(1,), (2,)], "{:?}", database.backend);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_cancelled_inside_a_transaction_leaves_nothing_behind() {
+        let database = testing::sqlite().unwrap();
+        let db = db_with_table(&database.url).await;
+        let abandoned = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin().await.unwrap();
+                tx.execute(&insert(1, Some("half"))).await.unwrap();
+                std::future::pending::<()>().await;
+                tx.commit().await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        abandoned.abort();
+        assert!(abandoned.await.unwrap_err().is_cancelled());
+        assert!(rows(&db).await.is_empty());
+        db.execute(&insert(2, None)).await.unwrap();
+        assert_eq!(rows(&db).await, vec![(2, None)]);
+    }
+}
