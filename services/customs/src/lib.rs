@@ -14,7 +14,7 @@ pub mod store;
 use std::path::Path;
 
 use anyhow::Context;
-use bordermesh_kit::{config::Config, server::ServerHandle, storage};
+use bordermesh_kit::{config::Config, db::Db, server::ServerHandle, storage};
 use bordermesh_proto::customs::v1::customs_service_server::{self, CustomsServiceServer};
 use sqlx::migrate::Migrator;
 use tokio_util::sync::CancellationToken;
@@ -118,15 +118,14 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     let url = config.database_url("customs", config.customs.database_url.as_ref());
     // A declaration's record and saved answer run to several pages each (about 11 kB for a
     // hundred goods items), and the declarant waits on every commit.
-    let pool = storage::connect_with(&url, &MIGRATIONS, storage::Checkpoints::Small).await?;
-    let store = store::Store::new(pool.clone());
+    let db = Db::connect(&url, &MIGRATIONS, storage::Checkpoints::Small).await?;
+    let store = store::Store::new(db.clone());
     let rules = RulesInForce::new(rulebook);
     reload_on_hangup(config.clone(), rules.clone(), handle.shutdown.clone());
     let api = api::CustomsApi::new(store, rules);
     let served = handle
         .serve(SERVICE_NAME, Routes::new(CustomsServiceServer::new(api)))
         .await;
-    // Closing the last connection checkpoints SQLite's write-ahead log into the database file.
-    pool.close().await;
+    db.close().await;
     served
 }

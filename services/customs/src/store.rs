@@ -2,20 +2,20 @@
 //! transit movements; the only place this service writes SQL.
 
 use bordermesh_kit::{
-    storage::{decode_record, encode_record, fetch_record, now_millis},
+    db::{Db, Tx},
+    storage::{decode_record, encode_record, now_millis},
     writes::{GroupWriter, Statement},
 };
 use bordermesh_proto::customs::v1::{
     Declaration, DeclarationStatus, TransitMovement, TransitStatus,
 };
-use sqlx::{Any, AnyPool, Transaction};
 use uuid::Uuid;
 
 use crate::domain::cash::FiuRecord;
 
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    db: Db,
     writer: GroupWriter,
 }
 
@@ -27,7 +27,7 @@ pub struct FiuContext<'a> {
 }
 
 /// A stored FIU record as read back.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFiuRecord {
     pub record_id: String,
     pub traveller_reference: String,
@@ -45,13 +45,13 @@ fn status_name(movement: &TransitMovement) -> &'static str {
 }
 
 impl Store {
-    pub fn new(pool: AnyPool) -> Self {
-        let writer = GroupWriter::new(pool.clone());
-        Self { pool, writer }
+    pub fn new(db: Db) -> Self {
+        let writer = GroupWriter::new(db.clone());
+        Self { db, writer }
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Commits the declarations of concurrent calls together.
@@ -82,12 +82,12 @@ impl Store {
     }
 
     pub async fn get_declaration(&self, id: Uuid) -> anyhow::Result<Option<Declaration>> {
-        fetch_record(
-            &self.pool,
-            "SELECT record FROM declarations WHERE declaration_id = $1",
-            &id.to_string(),
-        )
-        .await
+        self.db
+            .fetch_record(
+                &Statement::new("SELECT record FROM declarations WHERE declaration_id = $1")
+                    .bind(id.to_string()),
+            )
+            .await
     }
 
     /// Locks a declaration for a decision in `tx` (a no-op write: a row lock on PostgreSQL, the
@@ -95,32 +95,33 @@ impl Store {
     /// it. `None` when there is no such declaration.
     pub async fn lock_declaration(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         id: Uuid,
     ) -> anyhow::Result<Option<Declaration>> {
         let id = id.to_string();
-        let locked =
-            sqlx::query("UPDATE declarations SET verdict = verdict WHERE declaration_id = $1")
-                .bind(&id)
-                .execute(&mut **tx)
-                .await?;
-        if locked.rows_affected() == 0 {
+        let locked = tx
+            .execute(
+                &Statement::new(
+                    "UPDATE declarations SET verdict = verdict WHERE declaration_id = $1",
+                )
+                .bind(&id),
+            )
+            .await?;
+        if locked == 0 {
             return Ok(None);
         }
-        let (record,): (String,) =
-            sqlx::query_as("SELECT record FROM declarations WHERE declaration_id = $1")
-                .bind(&id)
-                .fetch_one(&mut **tx)
-                .await?;
-        Ok(Some(decode_record(&record)?))
+        tx.fetch_record(
+            &Statement::new("SELECT record FROM declarations WHERE declaration_id = $1").bind(&id),
+        )
+        .await
     }
 
     /// Saves a decided or invalidated declaration.
     pub async fn update_declaration(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         declaration: &Declaration,
-    ) -> sqlx::Result<()> {
+    ) -> anyhow::Result<()> {
         let verdict = bordermesh_proto::common::v1::Verdict::try_from(declaration.verdict)
             .unwrap_or_default()
             .as_str_name();
@@ -128,14 +129,15 @@ impl Store {
             DeclarationStatus::Unspecified => DeclarationStatus::Lodged,
             status => status,
         };
-        sqlx::query(
-            "UPDATE declarations SET verdict = $1, status = $2, record = $3 WHERE declaration_id = $4",
+        tx.execute(
+            &Statement::new(
+                "UPDATE declarations SET verdict = $1, status = $2, record = $3 WHERE declaration_id = $4",
+            )
+            .bind(verdict)
+            .bind(status.as_str_name())
+            .bind(encode_record(declaration))
+            .bind(&declaration.declaration_id),
         )
-        .bind(verdict)
-        .bind(status.as_str_name())
-        .bind(encode_record(declaration))
-        .bind(&declaration.declaration_id)
-        .execute(&mut **tx)
         .await?;
         Ok(())
     }
@@ -164,69 +166,96 @@ impl Store {
     }
 
     /// The FIU records made from one declaration, in traveller order.
-    pub async fn fiu_records(&self, declaration_id: &str) -> sqlx::Result<Vec<StoredFiuRecord>> {
-        sqlx::query_as(
-            "SELECT record_id, traveller_reference, compliance, value_amount, declared_amount, \
-             currency_code, cash_forms FROM cash_fiu_records WHERE declaration_id = $1 \
-             ORDER BY traveller_reference, record_id",
-        )
-        .bind(declaration_id)
-        .fetch_all(&self.pool)
-        .await
+    pub async fn fiu_records(&self, declaration_id: &str) -> anyhow::Result<Vec<StoredFiuRecord>> {
+        let rows: Vec<(String, String, String, String, String, String, String)> = self
+            .db
+            .fetch_all(
+                &Statement::new(
+                    "SELECT record_id, traveller_reference, compliance, value_amount, declared_amount, \
+                     currency_code, cash_forms FROM cash_fiu_records WHERE declaration_id = $1 \
+                     ORDER BY traveller_reference, record_id",
+                )
+                .bind(declaration_id),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    record_id,
+                    traveller_reference,
+                    compliance,
+                    value_amount,
+                    declared_amount,
+                    currency_code,
+                    cash_forms,
+                )| StoredFiuRecord {
+                    record_id,
+                    traveller_reference,
+                    compliance,
+                    value_amount,
+                    declared_amount,
+                    currency_code,
+                    cash_forms,
+                },
+            )
+            .collect())
     }
 
     /// Stores a newly opened movement; `time_limit` is its ISO 8601 date.
     pub async fn insert_transit(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         movement: &TransitMovement,
         time_limit: &str,
-    ) -> sqlx::Result<()> {
+    ) -> anyhow::Result<()> {
         let now = now_millis();
-        sqlx::query(
-            "INSERT INTO transit_movements (mrn, status, office_of_departure, time_limit, created_at, updated_at, record) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        tx.execute(
+            &Statement::new(
+                "INSERT INTO transit_movements (mrn, status, office_of_departure, time_limit, created_at, updated_at, record) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&movement.mrn)
+            .bind(status_name(movement))
+            .bind(&movement.office_of_departure)
+            .bind(time_limit)
+            .bind(now)
+            .bind(now)
+            .bind(encode_record(movement)),
         )
-        .bind(&movement.mrn)
-        .bind(status_name(movement))
-        .bind(&movement.office_of_departure)
-        .bind(time_limit)
-        .bind(now)
-        .bind(now)
-        .bind(encode_record(movement))
-        .execute(&mut **tx)
         .await?;
         Ok(())
     }
 
     pub async fn get_transit(&self, mrn: &str) -> anyhow::Result<Option<TransitMovement>> {
-        fetch_record(
-            &self.pool,
-            "SELECT record FROM transit_movements WHERE mrn = $1",
-            mrn,
-        )
-        .await
+        self.db
+            .fetch_record(
+                &Statement::new("SELECT record FROM transit_movements WHERE mrn = $1").bind(mrn),
+            )
+            .await
     }
 
     /// Saves a discharged movement if it is still open; `false` when another call discharged
     /// it first.
     pub async fn discharge_transit(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         movement: &TransitMovement,
-    ) -> sqlx::Result<bool> {
-        let updated = sqlx::query(
-            "UPDATE transit_movements SET status = $1, updated_at = $2, record = $3 \
-             WHERE mrn = $4 AND status = $5",
-        )
-        .bind(status_name(movement))
-        .bind(now_millis())
-        .bind(encode_record(movement))
-        .bind(&movement.mrn)
-        .bind(TransitStatus::Open.as_str_name())
-        .execute(&mut **tx)
-        .await?;
-        Ok(updated.rows_affected() == 1)
+    ) -> anyhow::Result<bool> {
+        let updated = tx
+            .execute(
+                &Statement::new(
+                    "UPDATE transit_movements SET status = $1, updated_at = $2, record = $3 \
+                     WHERE mrn = $4 AND status = $5",
+                )
+                .bind(status_name(movement))
+                .bind(now_millis())
+                .bind(encode_record(movement))
+                .bind(&movement.mrn)
+                .bind(TransitStatus::Open.as_str_name()),
+            )
+            .await?;
+        Ok(updated == 1)
     }
 
     /// Open movements whose time limit is before `as_of` (ISO 8601), longest overdue first.
@@ -235,15 +264,18 @@ impl Store {
         as_of: &str,
         limit: i64,
     ) -> anyhow::Result<Vec<TransitMovement>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT record FROM transit_movements WHERE status = $1 AND time_limit < $2 \
-             ORDER BY time_limit, mrn LIMIT $3",
-        )
-        .bind(TransitStatus::Open.as_str_name())
-        .bind(as_of)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String,)> = self
+            .db
+            .fetch_all(
+                &Statement::new(
+                    "SELECT record FROM transit_movements WHERE status = $1 AND time_limit < $2 \
+                     ORDER BY time_limit, mrn LIMIT $3",
+                )
+                .bind(TransitStatus::Open.as_str_name())
+                .bind(as_of)
+                .bind(limit),
+            )
+            .await?;
         rows.iter().map(|(text,)| decode_record(text)).collect()
     }
 }
@@ -251,7 +283,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use bordermesh_kit::{
-        storage::{connect, testing},
+        storage::{Checkpoints, testing},
         writes::WriteBatch,
     };
     use rust_decimal::Decimal;
@@ -262,8 +294,10 @@ mod tests {
     async fn stores() -> Vec<(Store, testing::TestDatabase)> {
         let mut stores = Vec::new();
         for database in testing::databases().await.unwrap() {
-            let pool = connect(&database.url, &crate::MIGRATIONS).await.unwrap();
-            stores.push((Store::new(pool), database));
+            let db = Db::connect(&database.url, &crate::MIGRATIONS, Checkpoints::Small)
+                .await
+                .unwrap();
+            stores.push((Store::new(db), database));
         }
         stores
     }
@@ -275,7 +309,7 @@ mod tests {
             "IMPORT",
             declaration,
         ));
-        writes.commit(store.pool()).await
+        writes.commit(store.db()).await
     }
 
     #[tokio::test]
@@ -315,7 +349,7 @@ mod tests {
             };
             lodge(&store, &declaration).await.unwrap();
             let id = Uuid::parse_str(&declaration.declaration_id).unwrap();
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             let held = store.lock_declaration(&mut tx, id).await.unwrap();
             assert_eq!(held.as_ref(), Some(&declaration), "{:?}", database.backend);
             assert!(
@@ -336,12 +370,14 @@ mod tests {
                 .unwrap();
             tx.commit().await.unwrap();
             assert_eq!(store.get_declaration(id).await.unwrap(), Some(invalidated));
-            let (status,): (String,) =
-                sqlx::query_as("SELECT status FROM declarations WHERE declaration_id = $1")
-                    .bind(id.to_string())
-                    .fetch_one(store.pool())
-                    .await
-                    .unwrap();
+            let (status,): (String,) = store
+                .db()
+                .fetch_one(
+                    &Statement::new("SELECT status FROM declarations WHERE declaration_id = $1")
+                        .bind(id.to_string()),
+                )
+                .await
+                .unwrap();
             assert_eq!(status, "DECLARATION_STATUS_INVALIDATED");
         }
     }
@@ -364,7 +400,7 @@ mod tests {
             };
             let mut writes = WriteBatch::new();
             writes.add(Store::fiu_record_insert(Uuid::new_v4(), &context, &record));
-            writes.commit(store.pool()).await.unwrap();
+            writes.commit(store.db()).await.unwrap();
             let stored = store.fiu_records(&declaration_id).await.unwrap();
             assert_eq!(stored.len(), 1, "{:?}", database.backend);
             assert_eq!(stored[0].compliance, "UNDECLARED");
@@ -382,7 +418,7 @@ mod tests {
                 office_of_departure: "RS000100".into(),
                 ..Default::default()
             };
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             for (mrn, limit) in [
                 ("A", "2026-07-20"),
                 ("B", "2026-07-18"),
@@ -407,10 +443,10 @@ mod tests {
                 status: TransitStatus::Discharged.into(),
                 ..movement("B")
             };
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             assert!(store.discharge_transit(&mut tx, &discharged).await.unwrap());
             tx.commit().await.unwrap();
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             assert!(!store.discharge_transit(&mut tx, &discharged).await.unwrap());
             tx.rollback().await.unwrap();
             assert_eq!(

@@ -8,7 +8,7 @@ use bordermesh_customs::{
     domain::{mrn, risk::DEFAULT_RISK_PROFILES, tariff::DEFAULT_TARIFF},
     store::Store,
 };
-use bordermesh_kit::{config::Config, server::ServerHandle, storage};
+use bordermesh_kit::{config::Config, db::Db, server::ServerHandle, storage, writes::Statement};
 use bordermesh_proto::{
     common::v1::{CrossingPoint, Date, Direction, Money, Quantity, TransportMode, Verdict},
     customs::v1::{
@@ -125,9 +125,13 @@ impl Customs {
     async fn store(&self) -> Store {
         let url = self.config.database_url("customs", None);
         Store::new(
-            storage::connect(&url, &bordermesh_customs::MIGRATIONS)
-                .await
-                .unwrap(),
+            Db::connect(
+                &url,
+                &bordermesh_customs::MIGRATIONS,
+                storage::Checkpoints::Small,
+            )
+            .await
+            .unwrap(),
         )
     }
 }
@@ -254,8 +258,9 @@ async fn a_storm_of_repeats_lodges_one_declaration_and_a_changed_request_is_refu
     assert!(answers.iter().all(|answer| *answer == answers[0]));
 
     let store = customs.store().await;
-    let (lodged,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM declarations")
-        .fetch_one(store.pool())
+    let (lodged,): (i64,) = store
+        .db()
+        .fetch_one(&Statement::new("SELECT COUNT(*) FROM declarations"))
         .await
         .unwrap();
     assert_eq!(lodged, 1);

@@ -195,10 +195,17 @@ impl Db {
         }
     }
 
-    /// Waits for calls in flight and closes the database.
+    /// At shutdown: waits for the calls in flight; on SQLite then folds the write-ahead log
+    /// into the database file (the connection closes with its last clone), on PostgreSQL closes
+    /// the pool.
     pub async fn close(&self) {
         match &self.engine {
-            Engine::Sqlite { connection, .. } => drop(connection.lock().await),
+            Engine::Sqlite { connection, .. } => {
+                let connection = connection.lock().await;
+                if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+                    tracing::warn!(%error, "final checkpoint failed");
+                }
+            }
             Engine::Pool(pool) => pool.close().await,
         }
     }
