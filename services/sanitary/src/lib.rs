@@ -21,7 +21,7 @@ pub mod api;
 pub mod domain;
 pub mod store;
 
-use bordermesh_kit::{config::Config, server::ServerHandle, storage};
+use bordermesh_kit::{config::Config, db::Db, server::ServerHandle, storage::Checkpoints};
 use bordermesh_proto::sanitary::v1::sanitary_service_server::{self, SanitaryServiceServer};
 use sqlx::migrate::Migrator;
 use tonic::service::Routes;
@@ -34,15 +34,15 @@ pub const SERVICE_NAME: &str = sanitary_service_server::SERVICE_NAME;
 /// Opens this service's database and serves it until `handle`'s shutdown.
 pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> {
     let url = config.database_url("sanitary", config.sanitary.database_url.as_ref());
-    let pool = storage::connect(&url, &MIGRATIONS).await?;
+    let db = Db::connect(&url, &MIGRATIONS, Checkpoints::Periodic).await?;
     // The built-in data files, with the policy overridable by `sanitary-policy.toml` in the
     // data directory.
     let rules = domain::Rulebook::load(&config.data_dir)?;
-    let api = api::SanitaryApi::new(store::Store::new(pool.clone()), rules);
+    let api = api::SanitaryApi::new(store::Store::new(db.clone()), rules);
     let served = handle
         .serve(SERVICE_NAME, Routes::new(SanitaryServiceServer::new(api)))
         .await;
-    // Closing the last connection checkpoints SQLite's write-ahead log into the database file.
-    pool.close().await;
+    // Calls still in flight finish their statements before the service reports it stopped.
+    db.close().await;
     served
 }

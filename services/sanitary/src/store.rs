@@ -1,17 +1,20 @@
 //! Persistence of assessments, health entry documents, inspection results, phytosanitary
 //! certificates and luggage seizures; the only place this service writes SQL.
 
-use bordermesh_kit::storage::{decode_record, encode_record, fetch_record, now_millis};
+use bordermesh_kit::{
+    db::{Db, Tx},
+    storage::{decode_record, encode_record, now_millis},
+    writes::Statement,
+};
 use bordermesh_proto::{
     common::v1::Verdict,
     sanitary::v1::{Assessment, Ched, ChedStatus, LuggageCheck, PhytosanitaryCertificate},
 };
-use sqlx::{Any, AnyPool, Executor, Transaction};
 use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    db: Db,
 }
 
 /// A stored certificate and the consignment that used it, if any.
@@ -39,34 +42,60 @@ fn optional(text: &str) -> Option<&str> {
     (!text.is_empty()).then_some(text)
 }
 
+fn ched_record(reference: &str) -> Statement {
+    Statement::new("SELECT record FROM cheds WHERE reference = $1").bind(reference)
+}
+
+fn certificate_row(id: &str) -> Statement {
+    Statement::new(
+        "SELECT record, used_by_assessment, used_by_subject FROM phytosanitary_certificates \
+         WHERE certificate_id = $1",
+    )
+    .bind(id)
+}
+
+fn stored_certificate(
+    row: Option<(String, Option<String>, Option<String>)>,
+) -> anyhow::Result<Option<StoredCertificate>> {
+    row.map(|(record, used_by_assessment, used_by_subject)| {
+        Ok(StoredCertificate {
+            certificate: decode_record(&record)?,
+            used_by_assessment,
+            used_by_subject,
+        })
+    })
+    .transpose()
+}
+
 impl Store {
-    pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     pub async fn insert_assessment(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         crossing_point: &str,
         assessment: &Assessment,
-    ) -> sqlx::Result<()> {
+    ) -> anyhow::Result<()> {
         let verdict = Verdict::try_from(assessment.verdict)
             .unwrap_or_default()
             .as_str_name();
-        sqlx::query(
-            "INSERT INTO assessments (assessment_id, crossing_point, verdict, created_at, record) \
-             VALUES ($1, $2, $3, $4, $5)",
+        tx.execute(
+            &Statement::new(
+                "INSERT INTO assessments (assessment_id, crossing_point, verdict, created_at, record) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&assessment.assessment_id)
+            .bind(crossing_point)
+            .bind(verdict)
+            .bind(now_millis())
+            .bind(encode_record(assessment)),
         )
-        .bind(&assessment.assessment_id)
-        .bind(crossing_point)
-        .bind(verdict)
-        .bind(now_millis())
-        .bind(encode_record(assessment))
-        .execute(&mut **tx)
         .await?;
         Ok(())
     }
@@ -74,183 +103,171 @@ impl Store {
     /// Rewrites an assessment after an inspection result changed its verdict.
     pub async fn update_assessment(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         assessment: &Assessment,
-    ) -> sqlx::Result<()> {
+    ) -> anyhow::Result<()> {
         let verdict = Verdict::try_from(assessment.verdict)
             .unwrap_or_default()
             .as_str_name();
-        sqlx::query("UPDATE assessments SET verdict = $1, record = $2 WHERE assessment_id = $3")
+        tx.execute(
+            &Statement::new(
+                "UPDATE assessments SET verdict = $1, record = $2 WHERE assessment_id = $3",
+            )
             .bind(verdict)
             .bind(encode_record(assessment))
-            .bind(&assessment.assessment_id)
-            .execute(&mut **tx)
-            .await?;
+            .bind(&assessment.assessment_id),
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn get_assessment(&self, id: Uuid) -> anyhow::Result<Option<Assessment>> {
-        fetch_record(
-            &self.pool,
-            "SELECT record FROM assessments WHERE assessment_id = $1",
-            &id.to_string(),
-        )
-        .await
+        self.db
+            .fetch_record(
+                &Statement::new("SELECT record FROM assessments WHERE assessment_id = $1")
+                    .bind(id.to_string()),
+            )
+            .await
     }
 
     /// Reads an assessment inside a transaction that is about to rewrite it. A no-op write first
-    /// locks its row (the write lock on SQLite), so that two calls that change one assessment
-    /// (two documents of it decided at once) run one after the other and neither loses the
-    /// other's change.
+    /// locks its row (on PostgreSQL; a SQLite transaction holds the write lock from its start),
+    /// so that two calls that change one assessment (two documents of it decided at once) run
+    /// one after the other and neither loses the other's change.
     pub async fn get_assessment_for_update(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         id: &str,
     ) -> anyhow::Result<Option<Assessment>> {
-        sqlx::query("UPDATE assessments SET verdict = verdict WHERE assessment_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT record FROM assessments WHERE assessment_id = $1")
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?;
-        row.map(|(text,)| decode_record(&text)).transpose()
-    }
-
-    /// Stores a new document; false when its reference is taken.
-    pub async fn insert_ched(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        ched: &Ched,
-    ) -> sqlx::Result<bool> {
-        let part_i = ched.part_i.clone().unwrap_or_default();
-        let now = now_millis();
-        let inserted = sqlx::query(
-            "INSERT INTO cheds (reference, document_type, status, origin_country, commodity_code, \
-             assessment_id, subject, created_at, updated_at, record) \
-             VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $7, $8) ON CONFLICT (reference) DO NOTHING",
+        tx.execute(
+            &Statement::new("UPDATE assessments SET verdict = verdict WHERE assessment_id = $1")
+                .bind(id),
         )
-        .bind(&ched.reference)
-        .bind(ched.document_type().as_str_name())
-        .bind(status_name(ched))
-        .bind(&part_i.origin_country)
-        .bind(&part_i.commodity_code)
-        .bind(now)
-        .bind(now)
-        .bind(encode_record(ched))
-        .execute(&mut **tx)
         .await?;
-        Ok(inserted.rows_affected() == 1)
-    }
-
-    pub async fn get_ched<'e>(
-        &self,
-        executor: impl Executor<'e, Database = Any>,
-        reference: &str,
-    ) -> anyhow::Result<Option<Ched>> {
-        fetch_record(
-            executor,
-            "SELECT record FROM cheds WHERE reference = $1",
-            reference,
+        tx.fetch_record(
+            &Statement::new("SELECT record FROM assessments WHERE assessment_id = $1").bind(id),
         )
         .await
     }
 
-    /// Locks a document's row in `tx` with a no-op write (the write lock on SQLite, taken before
-    /// any read so that the transaction never has to upgrade a read lock).
-    pub async fn lock_ched(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        reference: &str,
-    ) -> sqlx::Result<()> {
-        sqlx::query("UPDATE cheds SET status = status WHERE reference = $1")
-            .bind(reference)
-            .execute(&mut **tx)
+    /// Stores a new document; false when its reference is taken.
+    pub async fn insert_ched(&self, tx: &mut Tx, ched: &Ched) -> anyhow::Result<bool> {
+        let part_i = ched.part_i.clone().unwrap_or_default();
+        let now = now_millis();
+        let inserted = tx
+            .execute(
+                &Statement::new(
+                    "INSERT INTO cheds (reference, document_type, status, origin_country, commodity_code, \
+                     assessment_id, subject, created_at, updated_at, record) \
+                     VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $7, $8) ON CONFLICT (reference) DO NOTHING",
+                )
+                .bind(&ched.reference)
+                .bind(ched.document_type().as_str_name())
+                .bind(status_name(ched))
+                .bind(&part_i.origin_country)
+                .bind(&part_i.commodity_code)
+                .bind(now)
+                .bind(now)
+                .bind(encode_record(ched)),
+            )
             .await?;
+        Ok(inserted == 1)
+    }
+
+    pub async fn get_ched(&self, reference: &str) -> anyhow::Result<Option<Ched>> {
+        self.db.fetch_record(&ched_record(reference)).await
+    }
+
+    /// Locks a document's row in `tx` with a no-op write (on PostgreSQL; a SQLite transaction
+    /// holds the write lock from its start).
+    pub async fn lock_ched(&self, tx: &mut Tx, reference: &str) -> anyhow::Result<()> {
+        tx.execute(
+            &Statement::new("UPDATE cheds SET status = status WHERE reference = $1")
+                .bind(reference),
+        )
+        .await?;
         Ok(())
     }
 
-    /// Reads a document inside the transaction that will change it.
+    /// Reads a document inside the transaction that may change it.
     pub async fn get_ched_for_update(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         reference: &str,
     ) -> anyhow::Result<Option<Ched>> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT record FROM cheds WHERE reference = $1")
-                .bind(reference)
-                .fetch_optional(&mut **tx)
-                .await?;
-        row.map(|(text,)| decode_record(&text)).transpose()
+        tx.fetch_record(&ched_record(reference)).await
     }
 
     /// Writes `ched` only if the stored document still has status `expected`; false when a
     /// concurrent call moved it first, so that a document is never used twice.
     pub async fn update_ched(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         ched: &Ched,
         expected: ChedStatus,
-    ) -> sqlx::Result<bool> {
-        let updated = sqlx::query(
-            "UPDATE cheds SET status = $1, assessment_id = $2, subject = $3, updated_at = $4, \
-             record = $5 WHERE reference = $6 AND status = $7",
-        )
-        .bind(status_name(ched))
-        .bind(optional(&ched.assessment_id))
-        .bind(optional(&ched.subject))
-        .bind(now_millis())
-        .bind(encode_record(ched))
-        .bind(&ched.reference)
-        .bind(expected.as_str_name())
-        .execute(&mut **tx)
-        .await?;
-        Ok(updated.rows_affected() == 1)
+    ) -> anyhow::Result<bool> {
+        let updated = tx
+            .execute(
+                &Statement::new(
+                    "UPDATE cheds SET status = $1, assessment_id = $2, subject = $3, updated_at = $4, \
+                     record = $5 WHERE reference = $6 AND status = $7",
+                )
+                .bind(status_name(ched))
+                .bind(optional(&ched.assessment_id))
+                .bind(optional(&ched.subject))
+                .bind(now_millis())
+                .bind(encode_record(ched))
+                .bind(&ched.reference)
+                .bind(expected.as_str_name()),
+            )
+            .await?;
+        Ok(updated == 1)
     }
 
     pub async fn insert_inspection_result(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         reference: &str,
         origin_country: &str,
         commodity_group: &str,
         compliant: bool,
-    ) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO inspection_results (reference, origin_country, commodity_group, compliant, decided_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+    ) -> anyhow::Result<()> {
+        tx.execute(
+            &Statement::new(
+                "INSERT INTO inspection_results (reference, origin_country, commodity_group, compliant, decided_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(reference)
+            .bind(origin_country)
+            .bind(commodity_group)
+            .bind(i64::from(compliant))
+            .bind(now_millis()),
         )
-        .bind(reference)
-        .bind(origin_country)
-        .bind(commodity_group)
-        .bind(i64::from(compliant))
-        .bind(now_millis())
-        .execute(&mut **tx)
         .await?;
         Ok(())
     }
 
     /// Inspection results for goods of `commodity_group` from `origin_country` decided at or
-    /// after `since_millis`.
-    pub async fn compliance_since<'e>(
+    /// after `since_millis`, read inside `tx`.
+    pub async fn compliance_since(
         &self,
-        executor: impl Executor<'e, Database = Any>,
+        tx: &mut Tx,
         origin_country: &str,
         commodity_group: &str,
         since_millis: i64,
-    ) -> sqlx::Result<ComplianceCount> {
+    ) -> anyhow::Result<ComplianceCount> {
         // SUM over an INTEGER expression is BIGINT on PostgreSQL (over BIGINT it would be NUMERIC).
-        let (total, non_compliant): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), SUM(CASE WHEN compliant = 0 THEN 1 ELSE 0 END) FROM inspection_results \
-             WHERE origin_country = $1 AND commodity_group = $2 AND decided_at >= $3",
-        )
-        .bind(origin_country)
-        .bind(commodity_group)
-        .bind(since_millis)
-        .fetch_one(executor)
-        .await?;
+        let (total, non_compliant): (i64, Option<i64>) = tx
+            .fetch_one(
+                &Statement::new(
+                    "SELECT COUNT(*), SUM(CASE WHEN compliant = 0 THEN 1 ELSE 0 END) FROM inspection_results \
+                     WHERE origin_country = $1 AND commodity_group = $2 AND decided_at >= $3",
+                )
+                .bind(origin_country)
+                .bind(commodity_group)
+                .bind(since_millis),
+            )
+            .await?;
         Ok(ComplianceCount {
             total: u64::try_from(total).unwrap_or_default(),
             non_compliant: u64::try_from(non_compliant.unwrap_or_default()).unwrap_or_default(),
@@ -260,133 +277,132 @@ impl Store {
     /// Stores a certificate; false when one with the same id was received before.
     pub async fn insert_certificate(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         certificate: &PhytosanitaryCertificate,
-    ) -> sqlx::Result<bool> {
-        let inserted = sqlx::query(
-            "INSERT INTO phytosanitary_certificates \
-             (certificate_id, issuing_country, used_by_assessment, used_by_subject, created_at, record) \
-             VALUES ($1, $2, NULL, NULL, $3, $4) ON CONFLICT (certificate_id) DO NOTHING",
-        )
-        .bind(&certificate.certificate_id)
-        .bind(&certificate.issuing_country)
-        .bind(now_millis())
-        .bind(encode_record(certificate))
-        .execute(&mut **tx)
-        .await?;
-        Ok(inserted.rows_affected() == 1)
+    ) -> anyhow::Result<bool> {
+        let inserted = tx
+            .execute(
+                &Statement::new(
+                    "INSERT INTO phytosanitary_certificates \
+                     (certificate_id, issuing_country, used_by_assessment, used_by_subject, created_at, record) \
+                     VALUES ($1, $2, NULL, NULL, $3, $4) ON CONFLICT (certificate_id) DO NOTHING",
+                )
+                .bind(&certificate.certificate_id)
+                .bind(&certificate.issuing_country)
+                .bind(now_millis())
+                .bind(encode_record(certificate)),
+            )
+            .await?;
+        Ok(inserted == 1)
     }
 
-    pub async fn get_certificate<'e>(
+    pub async fn get_certificate(&self, id: &str) -> anyhow::Result<Option<StoredCertificate>> {
+        stored_certificate(self.db.fetch_optional(&certificate_row(id)).await?)
+    }
+
+    /// [`Self::get_certificate`], read inside `tx`.
+    pub async fn get_certificate_in(
         &self,
-        executor: impl Executor<'e, Database = Any>,
+        tx: &mut Tx,
         id: &str,
     ) -> anyhow::Result<Option<StoredCertificate>> {
-        let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT record, used_by_assessment, used_by_subject FROM phytosanitary_certificates \
-             WHERE certificate_id = $1",
-        )
-        .bind(id)
-        .fetch_optional(executor)
-        .await?;
-        row.map(|(record, used_by_assessment, used_by_subject)| {
-            Ok(StoredCertificate {
-                certificate: decode_record(&record)?,
-                used_by_assessment,
-                used_by_subject,
-            })
-        })
-        .transpose()
+        stored_certificate(tx.fetch_optional(&certificate_row(id)).await?)
     }
 
     /// Marks a certificate used by one consignment; false when another got there first.
     pub async fn mark_certificate_used(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         id: &str,
         assessment_id: &str,
         subject: &str,
-    ) -> sqlx::Result<bool> {
-        let updated = sqlx::query(
-            "UPDATE phytosanitary_certificates SET used_by_assessment = $1, used_by_subject = $2 \
-             WHERE certificate_id = $3 AND used_by_assessment IS NULL",
-        )
-        .bind(assessment_id)
-        .bind(subject)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        Ok(updated.rows_affected() == 1)
+    ) -> anyhow::Result<bool> {
+        let updated = tx
+            .execute(
+                &Statement::new(
+                    "UPDATE phytosanitary_certificates SET used_by_assessment = $1, used_by_subject = $2 \
+                     WHERE certificate_id = $3 AND used_by_assessment IS NULL",
+                )
+                .bind(assessment_id)
+                .bind(subject)
+                .bind(id),
+            )
+            .await?;
+        Ok(updated == 1)
     }
 
     /// Gives a certificate back when the consignment that used it did not cross; false when
     /// another consignment holds it.
     pub async fn release_certificate(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         id: &str,
         assessment_id: &str,
         subject: &str,
-    ) -> sqlx::Result<bool> {
-        let updated = sqlx::query(
-            "UPDATE phytosanitary_certificates SET used_by_assessment = NULL, used_by_subject = NULL \
-             WHERE certificate_id = $1 AND used_by_assessment = $2 AND used_by_subject = $3",
-        )
-        .bind(id)
-        .bind(assessment_id)
-        .bind(subject)
-        .execute(&mut **tx)
-        .await?;
-        Ok(updated.rows_affected() == 1)
+    ) -> anyhow::Result<bool> {
+        let updated = tx
+            .execute(
+                &Statement::new(
+                    "UPDATE phytosanitary_certificates SET used_by_assessment = NULL, used_by_subject = NULL \
+                     WHERE certificate_id = $1 AND used_by_assessment = $2 AND used_by_subject = $3",
+                )
+                .bind(id)
+                .bind(assessment_id)
+                .bind(subject),
+            )
+            .await?;
+        Ok(updated == 1)
     }
 
     /// Records a luggage check with a row per seizure.
     pub async fn insert_luggage_check(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         crossing_point: &str,
         check: &LuggageCheck,
-    ) -> sqlx::Result<()> {
+    ) -> anyhow::Result<()> {
         let now = now_millis();
-        sqlx::query(
-            "INSERT INTO luggage_checks (check_id, crossing_point, created_at, record) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&check.check_id)
-        .bind(crossing_point)
-        .bind(now)
-        .bind(encode_record(check))
-        .execute(&mut **tx)
-        .await?;
-        for seizure in &check.seizures {
-            sqlx::query(
-                "INSERT INTO seizures (seizure_id, check_id, crossing_point, category, created_at, record) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+        tx.execute(
+            &Statement::new(
+                "INSERT INTO luggage_checks (check_id, crossing_point, created_at, record) VALUES ($1, $2, $3, $4)",
             )
-            .bind(&seizure.seizure_id)
             .bind(&check.check_id)
             .bind(crossing_point)
-            .bind(&seizure.category)
             .bind(now)
-            .bind(encode_record(seizure))
-            .execute(&mut **tx)
+            .bind(encode_record(check)),
+        )
+        .await?;
+        for seizure in &check.seizures {
+            tx.execute(
+                &Statement::new(
+                    "INSERT INTO seizures (seizure_id, check_id, crossing_point, category, created_at, record) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&seizure.seizure_id)
+                .bind(&check.check_id)
+                .bind(crossing_point)
+                .bind(&seizure.category)
+                .bind(now)
+                .bind(encode_record(seizure)),
+            )
             .await?;
         }
         Ok(())
     }
 
     pub async fn get_luggage_check(&self, check_id: &str) -> anyhow::Result<Option<LuggageCheck>> {
-        fetch_record(
-            &self.pool,
-            "SELECT record FROM luggage_checks WHERE check_id = $1",
-            check_id,
-        )
-        .await
+        self.db
+            .fetch_record(
+                &Statement::new("SELECT record FROM luggage_checks WHERE check_id = $1")
+                    .bind(check_id),
+            )
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use bordermesh_kit::storage::{connect, testing};
+    use bordermesh_kit::storage::{Checkpoints, testing};
     use bordermesh_proto::sanitary::v1::{ChedPartI, Seizure};
 
     use super::*;
@@ -394,7 +410,10 @@ mod tests {
     async fn stores() -> Vec<(Store, testing::TestDatabase)> {
         let mut stores = Vec::new();
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let db = Db::connect(&database.url, &crate::MIGRATIONS, Checkpoints::Periodic)
+                .await
+                .unwrap();
+            let store = Store::new(db);
             stores.push((store, database));
         }
         stores
@@ -408,7 +427,7 @@ mod tests {
                 verdict: Verdict::Refer.into(),
                 ..Default::default()
             };
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             store
                 .insert_assessment(&mut tx, "HR-BAJAKOVO", &assessment)
                 .await
@@ -422,7 +441,7 @@ mod tests {
                 database.backend
             );
             assessment.verdict = Verdict::Clear.into();
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             store.update_assessment(&mut tx, &assessment).await.unwrap();
             tx.commit().await.unwrap();
             assert_eq!(store.get_assessment(id).await.unwrap(), Some(assessment));
@@ -442,7 +461,7 @@ mod tests {
                 }),
                 ..Default::default()
             };
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             assert!(store.insert_ched(&mut tx, &ched).await.unwrap());
             assert!(
                 !store.insert_ched(&mut tx, &ched).await.unwrap(),
@@ -453,7 +472,7 @@ mod tests {
             ched.status = ChedStatus::InProgress.into();
             ched.assessment_id = Uuid::new_v4().to_string();
             ched.subject = "consignments[0]".into();
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             assert!(
                 store
                     .update_ched(&mut tx, &ched, ChedStatus::New)
@@ -469,7 +488,7 @@ mod tests {
             );
             tx.commit().await.unwrap();
             assert_eq!(
-                store.get_ched(store.pool(), &ched.reference).await.unwrap(),
+                store.get_ched(&ched.reference).await.unwrap(),
                 Some(ched),
                 "{:?}",
                 database.backend
@@ -480,7 +499,7 @@ mod tests {
     #[tokio::test]
     async fn non_compliance_is_counted_by_origin_group_and_time_on_every_backend() {
         for (store, database) in stores().await {
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             for (index, compliant) in [true, false, false, true].into_iter().enumerate() {
                 store
                     .insert_inspection_result(
@@ -498,9 +517,11 @@ mod tests {
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
+            // The service counts inside the transaction of an assessment's writes.
+            let mut tx = store.db().begin().await.unwrap();
             assert_eq!(
                 store
-                    .compliance_since(store.pool(), "ARG", "meat", 0)
+                    .compliance_since(&mut tx, "ARG", "meat", 0)
                     .await
                     .unwrap(),
                 ComplianceCount {
@@ -512,7 +533,7 @@ mod tests {
             );
             assert_eq!(
                 store
-                    .compliance_since(store.pool(), "ARG", "fish", 0)
+                    .compliance_since(&mut tx, "ARG", "fish", 0)
                     .await
                     .unwrap(),
                 ComplianceCount::default()
@@ -520,12 +541,13 @@ mod tests {
             let future = now_millis() + 60_000;
             assert_eq!(
                 store
-                    .compliance_since(store.pool(), "ARG", "meat", future)
+                    .compliance_since(&mut tx, "ARG", "meat", future)
                     .await
                     .unwrap()
                     .total,
                 0
             );
+            tx.rollback().await.unwrap();
         }
     }
 
@@ -537,7 +559,7 @@ mod tests {
                 issuing_country: "ZAF".into(),
                 ..Default::default()
             };
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             assert!(
                 store
                     .insert_certificate(&mut tx, &certificate)
@@ -576,11 +598,7 @@ mod tests {
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
-            let stored = store
-                .get_certificate(store.pool(), "ZA-2026-1")
-                .await
-                .unwrap()
-                .unwrap();
+            let stored = store.get_certificate("ZA-2026-1").await.unwrap().unwrap();
             assert_eq!(
                 stored.used_by_assessment.as_deref(),
                 Some("a1"),
@@ -588,7 +606,7 @@ mod tests {
                 database.backend
             );
             // Only the consignment that holds it gives it back; then another may use it.
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             assert!(
                 !store
                     .release_certificate(&mut tx, "ZA-2026-1", "a2", "consignments[0]")
@@ -617,12 +635,14 @@ mod tests {
                     .as_ref(),
                 Some(&check)
             );
-            let seizures: (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM seizures WHERE check_id = $1")
-                    .bind(&check.check_id)
-                    .fetch_one(store.pool())
-                    .await
-                    .unwrap();
+            let seizures: (i64,) = store
+                .db()
+                .fetch_one(
+                    &Statement::new("SELECT COUNT(*) FROM seizures WHERE check_id = $1")
+                        .bind(&check.check_id),
+                )
+                .await
+                .unwrap();
             assert_eq!(seizures.0, 1);
         }
     }

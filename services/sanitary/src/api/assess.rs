@@ -4,14 +4,14 @@
 use std::collections::{HashMap, HashSet};
 
 use bordermesh_kit::{
+    db::Tx,
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, Start},
+    idempotency::{IdempotentCall, StartDb},
     storage::now_millis,
     validate,
 };
 use bordermesh_proto::{common::v1 as common, sanitary::v1 as pb};
 use chrono::NaiveDate;
-use sqlx::{Any, Transaction};
 use tonic::{Code, Status};
 use uuid::Uuid;
 
@@ -272,18 +272,14 @@ fn conflict(what: &str) -> Status {
 impl SanitaryApi {
     /// Looks up the documents and certificates the drafts name. A reference named twice in
     /// one request counts as used by its first consignment.
-    async fn presentations(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        drafts: &mut [Draft],
-    ) -> Result<(), Status> {
+    async fn presentations(&self, tx: &mut Tx, drafts: &mut [Draft]) -> Result<(), Status> {
         let mut cheds_seen: HashSet<String> = HashSet::new();
         let mut certificates_seen: HashMap<String, String> = HashMap::new();
         for draft in drafts.iter_mut() {
             if let Some(reference) = &draft.ched_reference {
                 let stored = self
                     .store
-                    .get_ched(&mut **tx, reference)
+                    .get_ched_for_update(tx, reference)
                     .await
                     .map_err(|e| error::internal("reading a CHED", e))?;
                 draft.subject.ched = match stored.as_ref().and_then(presented_ched) {
@@ -302,7 +298,7 @@ impl SanitaryApi {
             if let Some(id) = &draft.certificate_id {
                 let stored = self
                     .store
-                    .get_certificate(&mut **tx, id)
+                    .get_certificate_in(tx, id)
                     .await
                     .map_err(|e| error::internal("reading a certificate", e))?;
                 draft.subject.certificate = match stored {
@@ -344,11 +340,7 @@ impl SanitaryApi {
 
     /// Regulation (EU) 2019/2129 Art. 8: whether the origin's recent results for this
     /// commodity group are above the configured threshold.
-    async fn non_compliance_high(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        subject: &Subject,
-    ) -> Result<bool, Status> {
+    async fn non_compliance_high(&self, tx: &mut Tx, subject: &Subject) -> Result<bool, Status> {
         let Some(regime) = self.rules.regimes.resolve(
             &subject.commodity_code,
             subject.species_group.as_deref(),
@@ -363,12 +355,7 @@ impl SanitaryApi {
         let since = now_millis() - i64::from(policy.non_compliance_window_days) * MILLIS_PER_DAY;
         let count = self
             .store
-            .compliance_since(
-                &mut **tx,
-                &subject.origin_country,
-                &regime.commodity_group,
-                since,
-            )
+            .compliance_since(tx, &subject.origin_country, &regime.commodity_group, since)
             .await
             .map_err(|e| error::internal("counting inspection results", e))?;
         Ok(policy.is_non_compliance_high(count.non_compliant, count.total))
@@ -382,9 +369,9 @@ impl SanitaryApi {
         let call = IdempotentCall::new(ASSESS_CONSIGNMENTS, &request.request_id, &request);
         // The lookups run in the transaction of the writes, on one connection: a repeat is
         // answered before them, as they would see its own links and call them conflicts.
-        let mut tx = match call.start(self.store.pool()).await? {
-            Start::Replayed(saved) => return Ok(saved),
-            Start::Fresh(tx) => tx,
+        let mut tx = match call.start_db(self.store.db()).await? {
+            StartDb::Replayed(saved) => return Ok(saved),
+            StartDb::Fresh(tx) => tx,
         };
         self.presentations(&mut tx, &mut command.drafts).await?;
         let context = Context {
@@ -456,13 +443,13 @@ impl SanitaryApi {
         let response = pb::AssessConsignmentsResponse {
             assessment: Some(record),
         };
-        call.commit(self.store.pool(), tx, response).await
+        call.commit_db(self.store.db(), tx, response).await
     }
 
     /// Presents a new CHED with a consignment: it moves to in progress, linked to this one.
     async fn link_ched(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        tx: &mut Tx,
         reference: &str,
         assessment_id: &str,
         subject: &str,

@@ -3,7 +3,7 @@
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, Start},
+    idempotency::{IdempotentCall, StartDb},
     validate,
 };
 use bordermesh_proto::sanitary::v1 as pb;
@@ -138,9 +138,9 @@ impl SanitaryApi {
     ) -> Result<pb::SubmitPhytosanitaryCertificateResponse, Status> {
         self.validate_certificate(&request)?;
         let call = IdempotentCall::new(SUBMIT_CERTIFICATE, &request.request_id, &request);
-        let mut tx = match call.start(self.store.pool()).await? {
-            Start::Replayed(saved) => return Ok(saved),
-            Start::Fresh(tx) => tx,
+        let mut tx = match call.start_db(self.store.db()).await? {
+            StartDb::Replayed(saved) => return Ok(saved),
+            StartDb::Fresh(tx) => tx,
         };
         let mut certificate = request.certificate.unwrap_or_default();
         // Consignments name the certificate by its id; spaces around it are not part of it.
@@ -162,8 +162,8 @@ impl SanitaryApi {
             ));
         }
         tracing::info!(certificate_id = %certificate.certificate_id, "phytosanitary certificate received");
-        call.commit(
-            self.store.pool(),
+        call.commit_db(
+            self.store.db(),
             tx,
             pb::SubmitPhytosanitaryCertificateResponse {
                 certificate: Some(certificate),
@@ -180,7 +180,7 @@ impl SanitaryApi {
         let id = validate::required_text("certificate_id", id, &mut violations).map(str::to_owned);
         let id = violations.into_result(id)?.unwrap_or_default();
         let stored = error::found(
-            self.store.get_certificate(self.store.pool(), &id).await,
+            self.store.get_certificate(&id).await,
             "PhytosanitaryCertificate",
             &id,
             "reading a certificate",

@@ -4,12 +4,12 @@
 //! theirs, since their documents served the checks actually made.
 
 use bordermesh_kit::{
+    db::Tx,
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, Start},
+    idempotency::{IdempotentCall, StartDb},
     validate,
 };
 use bordermesh_proto::{common::v1 as common, sanitary::v1 as pb};
-use sqlx::{Any, Transaction};
 use tonic::Status;
 use uuid::Uuid;
 
@@ -34,7 +34,7 @@ impl SanitaryApi {
     /// moved on, or a concurrent call moved it first.
     async fn release_ched(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         reference: &str,
         assessment_id: &str,
         subject: &str,
@@ -85,8 +85,8 @@ impl SanitaryApi {
             .into_result(id.zip(reason))?
             .ok_or_else(|| error::internal("reading a release", "no value and no violation"))?;
         let assessment_id = id.to_string();
-        // Which documents to give back, read before the transaction holds a connection of the
-        // pool. Documents are then changed first and the assessment last: the order
+        // Which documents to give back, read before the transaction holds the database (on
+        // SQLite, its one connection). Documents are then changed first and the assessment last: the order
         // RecordInspectionResult takes too, so that a release and a decision never wait on each
         // other.
         let first_read = error::found(
@@ -96,9 +96,9 @@ impl SanitaryApi {
             "reading an assessment",
         )?;
         let call = IdempotentCall::new(RELEASE_ASSESSMENT, &request.request_id, &request);
-        let mut tx = match call.start(self.store.pool()).await? {
-            Start::Replayed(saved) => return Ok(saved),
-            Start::Fresh(tx) => tx,
+        let mut tx = match call.start_db(self.store.db()).await? {
+            StartDb::Replayed(saved) => return Ok(saved),
+            StartDb::Fresh(tx) => tx,
         };
         let mut released_cheds = Vec::new();
         if first_read.status() != pb::AssessmentStatus::Released {
@@ -126,7 +126,7 @@ impl SanitaryApi {
             let response = pb::ReleaseAssessmentResponse {
                 assessment: Some(assessment),
             };
-            return call.commit(self.store.pool(), tx, response).await;
+            return call.commit_db(self.store.db(), tx, response).await;
         }
         let mut released_certificates = Vec::new();
         for consignment in &mut assessment.consignments {
@@ -177,6 +177,6 @@ impl SanitaryApi {
         let response = pb::ReleaseAssessmentResponse {
             assessment: Some(assessment),
         };
-        call.commit(self.store.pool(), tx, response).await
+        call.commit_db(self.store.db(), tx, response).await
     }
 }
