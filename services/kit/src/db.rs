@@ -378,7 +378,9 @@ tuple_rows!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
 tuple_rows!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
 
 /// `statement` prepared (from the connection's cache) with its parameters bound. SQLite numbers
-/// a statement's parameters in the order they first appear, so `$n` is bound by its name.
+/// a statement's parameters in the order they first appear, so `$n` is bound by its name; an
+/// anonymous `?` (which bulk inserts use: SQLite looks up every named parameter of a statement
+/// among the ones before it) takes the value at its own position.
 fn sqlite_prepared<'c>(
     connection: &'c Connection,
     statement: &Statement,
@@ -387,10 +389,13 @@ fn sqlite_prepared<'c>(
         .prepare_cached(statement.sql())
         .with_context(|| format!("preparing {}", statement.sql()))?;
     for index in 1..=prepared.parameter_count() {
-        let param = prepared
-            .parameter_name(index)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|number| number.parse::<usize>().ok())
+        let number = match prepared.parameter_name(index) {
+            None => Some(index),
+            Some(name) => name
+                .strip_prefix('$')
+                .and_then(|number| number.parse::<usize>().ok()),
+        };
+        let param = number
             .and_then(|number| statement.params().get(number.checked_sub(1)?))
             .with_context(|| format!("parameter {index} of {} is unbound", statement.sql()))?;
         match param {
@@ -556,6 +561,20 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(found, Some(("seven".into(), 7)), "{:?}", database.backend);
+            if database.backend == Backend::Sqlite {
+                let anonymous: Vec<(i64, String)> = db
+                    .fetch_all(
+                        &Statement::new(
+                            "SELECT id, label FROM db_test WHERE id IN (?, ?) AND label = ?",
+                        )
+                        .bind(7)
+                        .bind(9)
+                        .bind("seven"),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(anonymous, vec![(7, "seven".into())]);
+            }
             let missing: Option<(String,)> = db
                 .fetch_optional(&Statement::new("SELECT label FROM db_test WHERE id = $1").bind(8))
                 .await
