@@ -11,7 +11,9 @@ use std::{
 };
 
 use anyhow::Context;
-use bordermesh_kit::{config::Config, server::ServerHandle, storage, validate::date_to_proto};
+use bordermesh_kit::{
+    config::Config, db::Db, server::ServerHandle, storage::Checkpoints, validate::date_to_proto,
+};
 use bordermesh_proto::identity::v1::{self as pb, identity_service_client::IdentityServiceClient};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -410,7 +412,7 @@ impl RunningIdentity {
 async fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
     let url = storage_url(data_dir);
     Ok(Store::new(
-        storage::connect(&url, &crate::MIGRATIONS).await?,
+        Db::connect(&url, &crate::MIGRATIONS, Checkpoints::Periodic).await?,
     ))
 }
 
@@ -432,9 +434,9 @@ async fn seed_watchlist(
     let alerts: Vec<pb::WatchlistEntry> = (0..entries).map(|i| generator.alert(i)).collect();
     let progress = bar(entries as u64, "writing alerts");
     for chunk in alerts.chunks(IMPORT_BATCH * 20) {
-        let mut tx = store.pool().begin().await?;
+        let mut tx = store.db().begin().await?;
         for batch in chunk.chunks(IMPORT_BATCH) {
-            store.insert_alerts(&mut *tx, batch).await?;
+            store.insert_alerts(&mut tx, batch).await?;
         }
         tx.commit().await?;
         progress.inc(chunk.len() as u64);
@@ -825,9 +827,9 @@ pub async fn manifest(
         reported.push((key, report));
     }
     for chunk in reported.chunks(IMPORT_BATCH * 20) {
-        let mut tx = store.pool().begin().await?;
+        let mut tx = store.db().begin().await?;
         for batch in chunk.chunks(IMPORT_BATCH) {
-            store.upsert_reports(&mut *tx, batch).await?;
+            store.upsert_reports(&mut tx, batch).await?;
         }
         tx.commit().await?;
     }

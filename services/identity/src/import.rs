@@ -12,6 +12,7 @@ use std::{
 };
 
 use anyhow::Context;
+use bordermesh_kit::db::Tx;
 use bordermesh_proto::identity::v1::{DocumentReport, DocumentReportSource, DocumentReportStatus};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -113,7 +114,7 @@ fn report(row: ImportedReport) -> Result<(DocumentKey, DocumentReport), String> 
 struct Writer<'a> {
     store: &'a Store,
     batch: Vec<(DocumentKey, DocumentReport)>,
-    transaction: Option<sqlx::Transaction<'static, sqlx::Any>>,
+    transaction: Option<Tx>,
     batches_in_transaction: usize,
     summary: ImportSummary,
 }
@@ -155,10 +156,10 @@ impl<'a> Writer<'a> {
         }
         let transaction = match self.transaction.as_mut() {
             Some(transaction) => transaction,
-            None => self.transaction.insert(self.store.pool().begin().await?),
+            None => self.transaction.insert(self.store.db().begin().await?),
         };
         self.store
-            .upsert_reports(&mut **transaction, &self.batch)
+            .upsert_reports(transaction, &self.batch)
             .await
             .context("writing a batch of reports")?;
         self.summary.imported += self.batch.len() as u64;
@@ -279,9 +280,20 @@ pub async fn import_documents(
 mod tests {
     use std::io::Write;
 
-    use bordermesh_kit::storage::{connect, testing};
+    use bordermesh_kit::{
+        db::Db,
+        storage::{Checkpoints, testing},
+    };
 
     use super::*;
+
+    async fn open(url: &str) -> Store {
+        Store::new(
+            Db::connect(url, &crate::MIGRATIONS, Checkpoints::Periodic)
+                .await
+                .unwrap(),
+        )
+    }
 
     #[tokio::test]
     async fn csv_and_json_lines_import_and_bad_rows_are_counted_on_every_backend() {
@@ -307,7 +319,7 @@ mod tests {
         .unwrap();
         writeln!(jsonl_file, "not json").unwrap();
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = open(&database.url).await;
             let summary = import_documents(&store, &csv_path, false).await.unwrap();
             assert_eq!(
                 (summary.imported, summary.rejected),
@@ -333,11 +345,7 @@ mod tests {
         }
         assert!(
             import_documents(
-                &Store::new(
-                    connect("sqlite::memory:", &crate::MIGRATIONS)
-                        .await
-                        .unwrap()
-                ),
+                &open(&testing::sqlite().unwrap().url).await,
                 &dir.path().join("list.xml"),
                 false
             )

@@ -13,8 +13,9 @@ pub mod store;
 
 use bordermesh_kit::{
     config::{Config, DocumentValidityConfig, IdentityConfig},
+    db::Db,
     server::ServerHandle,
-    storage,
+    storage::Checkpoints,
 };
 use bordermesh_proto::identity::v1::identity_service_server::{self, IdentityServiceServer};
 use domain::{
@@ -33,8 +34,8 @@ pub const SERVICE_NAME: &str = identity_service_server::SERVICE_NAME;
 /// Opens this service's database and serves it until `handle`'s shutdown.
 pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> {
     let url = config.database_url("identity", config.identity.database_url.as_ref());
-    let pool = storage::connect(&url, &MIGRATIONS).await?;
-    let store = store::Store::new(pool.clone());
+    let db = Db::connect(&url, &MIGRATIONS, Checkpoints::Periodic).await?;
+    let store = store::Store::new(db.clone());
     let documents = registers::DocumentRegister::load(store.clone()).await?;
     let watchlist =
         registers::WatchlistRegister::load(&store, match_rules(&config.identity)).await?;
@@ -53,8 +54,7 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     let served = handle
         .serve(SERVICE_NAME, Routes::new(IdentityServiceServer::new(api)))
         .await;
-    // Closing the last connection checkpoints SQLite's write-ahead log into the database file.
-    pool.close().await;
+    db.close().await;
     served
 }
 
@@ -102,9 +102,9 @@ async fn purge_daily(store: store::Store, shutdown: CancellationToken) {
 /// progress bar; answers a one-line summary with the first rejected rows.
 pub async fn import_documents(config: &Config, path: &std::path::Path) -> anyhow::Result<String> {
     let url = config.database_url("identity", config.identity.database_url.as_ref());
-    let pool = storage::connect(&url, &MIGRATIONS).await?;
-    let summary = import::import_documents(&store::Store::new(pool.clone()), path, true).await?;
-    pool.close().await;
+    let db = Db::connect(&url, &MIGRATIONS, Checkpoints::Periodic).await?;
+    let summary = import::import_documents(&store::Store::new(db.clone()), path, true).await?;
+    db.close().await;
     let mut text = format!(
         "imported {} reports, rejected {}",
         summary.imported, summary.rejected

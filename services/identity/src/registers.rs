@@ -46,7 +46,7 @@ impl DocumentRegister {
     }
 
     /// The report in force, confirmed exactly; most documents stop at the filter.
-    pub async fn lookup(&self, key: &DocumentKey) -> sqlx::Result<Option<DocumentReport>> {
+    pub async fn lookup(&self, key: &DocumentKey) -> anyhow::Result<Option<DocumentReport>> {
         if !self.may_be_reported(key) {
             return Ok(None);
         }

@@ -1,8 +1,9 @@
 //! Persistence of traveller checks; the only place this service writes SQL.
 
 use bordermesh_kit::{
-    storage::{Backend, decode_record, encode_record, fetch_record, now_millis, scan_connection},
-    writes::{GroupWriter, Statement, execute_all},
+    db::{Db, Tx},
+    storage::{Backend, decode_record, encode_record, now_millis},
+    writes::{GroupWriter, Statement},
 };
 use bordermesh_proto::{
     common::v1::Date,
@@ -12,8 +13,6 @@ use bordermesh_proto::{
     },
 };
 use chrono::NaiveDate;
-use futures::TryStreamExt;
-use sqlx::{Any, AnyPool, Row, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{ees::CrossingKind, sltd::DocumentKey};
@@ -102,7 +101,7 @@ const UPSERT_REPORT_TAIL: &str = " ON CONFLICT (issuing_state, document_type, do
 
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    db: Db,
     backend: Backend,
     writer: GroupWriter,
 }
@@ -119,18 +118,18 @@ pub struct CheckRow<'a> {
 }
 
 impl Store {
-    pub fn new(pool: AnyPool) -> Self {
-        let backend = Backend::of_pool(&pool);
-        let writer = GroupWriter::new(pool.clone());
+    pub fn new(db: Db) -> Self {
+        let backend = db.backend();
+        let writer = GroupWriter::new(db.clone());
         Self {
-            pool,
+            db,
             backend,
             writer,
         }
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Commits the checks of concurrent calls together.
@@ -159,40 +158,58 @@ impl Store {
     /// Locks a check for a decision in `tx` (a no-op write: a row lock on PostgreSQL, the write
     /// lock on SQLite), so that concurrent decisions on one check run one after the other.
     /// False when there is no such check.
-    pub async fn lock_check(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        check_id: &str,
-    ) -> sqlx::Result<bool> {
-        let locked =
-            sqlx::query("UPDATE traveller_checks SET verdict = verdict WHERE check_id = $1")
-                .bind(check_id)
-                .execute(&mut **tx)
-                .await?;
-        Ok(locked.rows_affected() == 1)
+    pub async fn lock_check(&self, tx: &mut Tx, check_id: &str) -> anyhow::Result<bool> {
+        let locked = tx
+            .execute(
+                &Statement::new(
+                    "UPDATE traveller_checks SET verdict = verdict WHERE check_id = $1",
+                )
+                .bind(check_id),
+            )
+            .await?;
+        Ok(locked == 1)
     }
 
     /// Reads a check locked by `lock_check`, with what the first line knew.
     pub async fn stored_check(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         check_id: &str,
     ) -> anyhow::Result<Option<StoredCheck>> {
-        let row = sqlx::query(
-            "SELECT record, crossing_point, direction, nationality, verdict, first_line_verdict, \
-             crossing_date, visa_number, created_at FROM traveller_checks WHERE check_id = $1",
-        )
-        .bind(check_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(row) = row else {
+        type CheckColumns = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+        );
+        let row: Option<CheckColumns> = tx
+            .fetch_optional(
+                &Statement::new(
+                    "SELECT record, crossing_point, direction, nationality, verdict, first_line_verdict, \
+                     crossing_date, visa_number, created_at FROM traveller_checks WHERE check_id = $1",
+                )
+                .bind(check_id),
+            )
+            .await?;
+        let Some((
+            record,
+            crossing_point,
+            direction,
+            nationality,
+            verdict,
+            first_line,
+            crossing_date,
+            visa_number,
+            created_at,
+        )) = row
+        else {
             return Ok(None);
         };
-        let record: String = row.try_get(0)?;
-        let verdict: String = row.try_get(4)?;
-        let first_line: Option<String> = row.try_get(5)?;
-        let crossing_date: Option<String> = row.try_get(6)?;
-        let created_at: i64 = row.try_get(8)?;
         // Checks recorded before the day was kept crossed on the day they were recorded.
         let crossing_date = crossing_date
             .as_deref()
@@ -201,52 +218,52 @@ impl Store {
             .ok_or_else(|| anyhow::anyhow!("check {check_id} has no readable crossing date"))?;
         Ok(Some(StoredCheck {
             check: decode_record(&record)?,
-            crossing_point: row.try_get(1)?,
-            direction: row.try_get(2)?,
-            nationality: row.try_get(3)?,
+            crossing_point,
+            direction,
+            nationality,
             first_line_verdict: first_line.unwrap_or(verdict),
             crossing_date,
-            visa_number: row.try_get(7)?,
+            visa_number,
         }))
     }
 
     /// Saves a decided check; `verdict` is its proto name.
     pub async fn update_check(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         verdict: &str,
         check: &TravellerCheck,
-    ) -> sqlx::Result<()> {
-        sqlx::query("UPDATE traveller_checks SET verdict = $1, record = $2 WHERE check_id = $3")
+    ) -> anyhow::Result<()> {
+        tx.execute(
+            &Statement::new(
+                "UPDATE traveller_checks SET verdict = $1, record = $2 WHERE check_id = $3",
+            )
             .bind(verdict)
             .bind(encode_record(check))
-            .bind(&check.check_id)
-            .execute(&mut **tx)
-            .await?;
+            .bind(&check.check_id),
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn get_check(&self, check_id: Uuid) -> anyhow::Result<Option<TravellerCheck>> {
-        fetch_record(
-            &self.pool,
-            "SELECT record FROM traveller_checks WHERE check_id = $1",
-            &check_id.to_string(),
-        )
-        .await
+        self.db
+            .fetch_record(
+                &Statement::new("SELECT record FROM traveller_checks WHERE check_id = $1")
+                    .bind(check_id.to_string()),
+            )
+            .await
     }
 }
 
 /// Lost, stolen and revoked documents.
 impl Store {
     /// Records or replaces the reports of these documents, in one statement.
-    pub async fn upsert_reports<'e, E>(
+    pub async fn upsert_reports(
         &self,
-        executor: E,
+        tx: &mut Tx,
         reports: &[(DocumentKey, DocumentReport)],
-    ) -> sqlx::Result<()>
-    where
-        E: sqlx::Executor<'e, Database = Any>,
-    {
+    ) -> anyhow::Result<()> {
         if reports.is_empty() {
             return Ok(());
         }
@@ -255,61 +272,59 @@ impl Store {
              document_code, status, source, reported_on, created_at) VALUES {}{UPSERT_REPORT_TAIL}",
             placeholders(reports.len(), 9, self.backend)
         );
-        let mut query = sqlx::query(&sql);
+        let mut statement = Statement::new(sql);
         let now = now_millis();
         for (key, report) in reports {
-            query = query
-                .bind(key.issuing_state.clone())
+            statement = statement
+                .bind(&key.issuing_state)
                 .bind(key.document_type.to_string())
-                .bind(key.document_number.clone())
+                .bind(&key.document_number)
                 .bind(key.fingerprint() as i64)
-                .bind(report.document_code.clone())
+                .bind(&report.document_code)
                 .bind(report.status().as_str_name())
                 .bind(report.source().as_str_name())
-                .bind(proto_date_text(report.reported_on.as_ref()))
+                .bind(proto_date_text(report.reported_on.as_ref()).as_deref())
                 .bind(now);
         }
-        query.execute(executor).await?;
+        tx.execute(&statement).await?;
         Ok(())
     }
 
     /// Removes a document's report; false when there was none.
-    pub async fn withdraw_report(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        key: &DocumentKey,
-    ) -> sqlx::Result<bool> {
-        let deleted = sqlx::query(
-            "DELETE FROM document_reports WHERE issuing_state = $1 AND document_type = $2 AND document_number = $3",
-        )
-        .bind(&key.issuing_state)
-        .bind(key.document_type.to_string())
-        .bind(&key.document_number)
-        .execute(&mut **tx)
-        .await?;
-        Ok(deleted.rows_affected() > 0)
+    pub async fn withdraw_report(&self, tx: &mut Tx, key: &DocumentKey) -> anyhow::Result<bool> {
+        let deleted = tx
+            .execute(
+                &Statement::new(
+                    "DELETE FROM document_reports WHERE issuing_state = $1 AND document_type = $2 AND document_number = $3",
+                )
+                .bind(&key.issuing_state)
+                .bind(key.document_type.to_string())
+                .bind(&key.document_number),
+            )
+            .await?;
+        Ok(deleted > 0)
     }
 
     /// The report in force for a document: the exact answer behind the filter.
-    pub async fn find_report(&self, key: &DocumentKey) -> sqlx::Result<Option<DocumentReport>> {
-        let row = sqlx::query(
-            "SELECT document_code, status, source, reported_on FROM document_reports \
-             WHERE issuing_state = $1 AND document_type = $2 AND document_number = $3",
-        )
-        .bind(&key.issuing_state)
-        .bind(key.document_type.to_string())
-        .bind(&key.document_number)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
+    pub async fn find_report(&self, key: &DocumentKey) -> anyhow::Result<Option<DocumentReport>> {
+        let row: Option<(String, String, String, Option<String>)> = self
+            .db
+            .fetch_optional(
+                &Statement::new(
+                    "SELECT document_code, status, source, reported_on FROM document_reports \
+                     WHERE issuing_state = $1 AND document_type = $2 AND document_number = $3",
+                )
+                .bind(&key.issuing_state)
+                .bind(key.document_type.to_string())
+                .bind(&key.document_number),
+            )
+            .await?;
+        let Some((document_code, status, source, reported_on)) = row else {
             return Ok(None);
         };
-        let status: String = row.try_get(1)?;
-        let source: String = row.try_get(2)?;
-        let reported_on: Option<String> = row.try_get(3)?;
         Ok(Some(DocumentReport {
             issuing_state: key.issuing_state.clone(),
-            document_code: row.try_get(0)?,
+            document_code,
             document_number: key.document_number.clone(),
             status: DocumentReportStatus::from_str_name(&status)
                 .unwrap_or_default()
@@ -321,61 +336,57 @@ impl Store {
         }))
     }
 
-    /// Every report's fingerprint, streamed, for (re)building the filter.
-    pub async fn report_fingerprints(&self) -> sqlx::Result<Vec<u64>> {
-        let mut connection = scan_connection(&self.pool).await?;
-        let mut rows =
-            sqlx::query("SELECT fingerprint FROM document_reports").fetch(&mut connection);
-        let mut fingerprints = Vec::new();
-        while let Some(row) = rows.try_next().await? {
-            let fingerprint: i64 = row.try_get(0)?;
-            fingerprints.push(fingerprint as u64);
-        }
-        Ok(fingerprints)
+    /// Every report's fingerprint, read on a connection of its own, for (re)building the filter.
+    pub async fn report_fingerprints(&self) -> anyhow::Result<Vec<u64>> {
+        let rows: Vec<(i64,)> = self
+            .db
+            .scan(Statement::new("SELECT fingerprint FROM document_reports"))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(fingerprint,)| fingerprint as u64)
+            .collect())
     }
 }
 
 /// Issued visas.
 impl Store {
     /// Records a visa; false when its number is already recorded.
-    pub async fn insert_visa(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        visa: &IssuedVisa,
-    ) -> sqlx::Result<bool> {
-        let inserted = sqlx::query(
-            "INSERT INTO issued_visas (visa_number, record, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (visa_number) DO NOTHING",
-        )
-        .bind(&visa.visa_number)
-        .bind(encode_record(visa))
-        .bind(now_millis())
-        .execute(&mut **tx)
-        .await?;
-        Ok(inserted.rows_affected() == 1)
+    pub async fn insert_visa(&self, tx: &mut Tx, visa: &IssuedVisa) -> anyhow::Result<bool> {
+        let inserted = tx
+            .execute(
+                &Statement::new(
+                    "INSERT INTO issued_visas (visa_number, record, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (visa_number) DO NOTHING",
+                )
+                .bind(&visa.visa_number)
+                .bind(encode_record(visa))
+                .bind(now_millis()),
+            )
+            .await?;
+        Ok(inserted == 1)
     }
 
     pub async fn find_visa(&self, visa_number: &str) -> anyhow::Result<Option<IssuedVisa>> {
-        fetch_record(
-            &self.pool,
-            "SELECT record FROM issued_visas WHERE visa_number = $1",
-            visa_number,
-        )
-        .await
+        self.db
+            .fetch_record(
+                &Statement::new("SELECT record FROM issued_visas WHERE visa_number = $1")
+                    .bind(visa_number),
+            )
+            .await
     }
 
     /// Reads a visa inside the transaction that will count an entry on it.
     pub async fn find_visa_in(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         visa_number: &str,
     ) -> anyhow::Result<Option<IssuedVisa>> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT record FROM issued_visas WHERE visa_number = $1")
-                .bind(visa_number)
-                .fetch_optional(&mut **tx)
-                .await?;
-        row.map(|(text,)| decode_record(&text)).transpose()
+        tx.fetch_record(
+            &Statement::new("SELECT record FROM issued_visas WHERE visa_number = $1")
+                .bind(visa_number),
+        )
+        .await
     }
 
     /// The statement that saves the visa's entries used after an entry on it.
@@ -401,14 +412,11 @@ fn file_kept_until(traveller_key: &str, keep_until: NaiveDate) -> Statement {
 /// The watchlist.
 impl Store {
     /// Records alerts; an alert id already recorded is kept as it was. Returns how many were new.
-    pub async fn insert_alerts<'e, E>(
+    pub async fn insert_alerts(
         &self,
-        executor: E,
+        tx: &mut Tx,
         entries: &[WatchlistEntry],
-    ) -> sqlx::Result<u64>
-    where
-        E: sqlx::Executor<'e, Database = Any>,
-    {
+    ) -> anyhow::Result<u64> {
         if entries.is_empty() {
             return Ok(0);
         }
@@ -417,27 +425,24 @@ impl Store {
              ON CONFLICT (alert_id) DO NOTHING",
             placeholders(entries.len(), 3, self.backend)
         );
-        let mut query = sqlx::query(&sql);
+        let mut statement = Statement::new(sql);
         let now = now_millis();
         for entry in entries {
-            query = query
-                .bind(entry.alert_id.clone())
+            statement = statement
+                .bind(&entry.alert_id)
                 .bind(encode_record(entry))
                 .bind(now);
         }
-        Ok(query.execute(executor).await?.rows_affected())
+        tx.execute(&statement).await
     }
 
-    /// Every alert, streamed, for building the index at start.
+    /// Every alert, read on a connection of its own, for building the index at start.
     pub async fn all_alerts(&self) -> anyhow::Result<Vec<WatchlistEntry>> {
-        let mut connection = scan_connection(&self.pool).await?;
-        let mut rows = sqlx::query("SELECT record FROM watchlist_entries").fetch(&mut connection);
-        let mut entries = Vec::new();
-        while let Some(row) = rows.try_next().await? {
-            let record: String = row.try_get(0)?;
-            entries.push(decode_record(&record)?);
-        }
-        Ok(entries)
+        let rows: Vec<(String,)> = self
+            .db
+            .scan(Statement::new("SELECT record FROM watchlist_entries"))
+            .await?;
+        rows.iter().map(|(record,)| decode_record(record)).collect()
     }
 }
 
@@ -450,8 +455,8 @@ impl Store {
         &self,
         traveller_key: &str,
         since: NaiveDate,
-    ) -> sqlx::Result<Vec<(NaiveDate, bool)>> {
-        let rows = sqlx::query(
+    ) -> anyhow::Result<Vec<(NaiveDate, bool)>> {
+        let statement = Statement::new(
             "SELECT crossed_on, kind FROM ees_records \
              WHERE traveller_key = $1 AND kind <> 'REFUSAL' AND crossed_on >= $2 \
              UNION ALL SELECT crossed_on, kind FROM (SELECT crossed_on, kind FROM ees_records \
@@ -459,13 +464,10 @@ impl Store {
              ORDER BY crossed_on DESC, created_at DESC LIMIT 1) AS before_since",
         )
         .bind(traveller_key)
-        .bind(date_text(since))
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(date_text(since));
+        let rows: Vec<(String, String)> = self.db.fetch_all(&statement).await?;
         let mut crossings = Vec::with_capacity(rows.len());
-        for row in rows {
-            let day: String = row.try_get(0)?;
-            let kind: String = row.try_get(1)?;
+        for (day, kind) in rows {
             if let Some(day) = parse_date_text(&day) {
                 crossings.push((day, kind == CrossingKind::Entry.as_str()));
             }
@@ -476,24 +478,25 @@ impl Store {
     /// The EES record a check wrote, if any (read in the transaction that holds the check).
     pub async fn check_crossing(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         check_id: &str,
-    ) -> sqlx::Result<Option<CheckCrossing>> {
-        let row = sqlx::query(
-            "SELECT record_id, kind, visa_number FROM ees_records WHERE check_id = $1 \
-             ORDER BY created_at LIMIT 1",
-        )
-        .bind(check_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(row) = row else {
+    ) -> anyhow::Result<Option<CheckCrossing>> {
+        let row: Option<(String, String, Option<String>)> = tx
+            .fetch_optional(
+                &Statement::new(
+                    "SELECT record_id, kind, visa_number FROM ees_records WHERE check_id = $1 \
+                     ORDER BY created_at LIMIT 1",
+                )
+                .bind(check_id),
+            )
+            .await?;
+        let Some((record_id, kind, visa_number)) = row else {
             return Ok(None);
         };
-        let kind: String = row.try_get(1)?;
         Ok(CrossingKind::parse(&kind).map(|kind| CheckCrossing {
-            record_id: row.try_get(0).unwrap_or_default(),
+            record_id,
             kind,
-            visa_number: row.try_get(2).ok().flatten(),
+            visa_number,
         }))
     }
 
@@ -501,40 +504,39 @@ impl Store {
     /// the retention of a refusal is pushed to `keep_until` if later.
     pub async fn entry_becomes_refusal(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         record_id: &str,
         traveller_key: &str,
         refusal_codes: &str,
         keep_until: NaiveDate,
-    ) -> sqlx::Result<bool> {
-        let updated = sqlx::query(
-            "UPDATE ees_records SET kind = $1, refusal_codes = $2, visa_number = NULL \
-             WHERE record_id = $3 AND kind = $4",
-        )
-        .bind(CrossingKind::Refusal.as_str())
-        .bind(refusal_codes)
-        .bind(record_id)
-        .bind(CrossingKind::Entry.as_str())
-        .execute(&mut **tx)
-        .await?;
-        file_kept_until(traveller_key, keep_until)
-            .execute(tx)
+    ) -> anyhow::Result<bool> {
+        let updated = tx
+            .execute(
+                &Statement::new(
+                    "UPDATE ees_records SET kind = $1, refusal_codes = $2, visa_number = NULL \
+                     WHERE record_id = $3 AND kind = $4",
+                )
+                .bind(CrossingKind::Refusal.as_str())
+                .bind(refusal_codes)
+                .bind(record_id)
+                .bind(CrossingKind::Entry.as_str()),
+            )
             .await?;
-        Ok(updated.rows_affected() == 1)
+        tx.execute(&file_kept_until(traveller_key, keep_until))
+            .await?;
+        Ok(updated == 1)
     }
 
     /// EES Art. 35: erases an exit record that turned out inaccurate; false when it is gone.
-    pub async fn erase_exit(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        record_id: &str,
-    ) -> sqlx::Result<bool> {
-        let erased = sqlx::query("DELETE FROM ees_records WHERE record_id = $1 AND kind = $2")
-            .bind(record_id)
-            .bind(CrossingKind::Exit.as_str())
-            .execute(&mut **tx)
+    pub async fn erase_exit(&self, tx: &mut Tx, record_id: &str) -> anyhow::Result<bool> {
+        let erased = tx
+            .execute(
+                &Statement::new("DELETE FROM ees_records WHERE record_id = $1 AND kind = $2")
+                    .bind(record_id)
+                    .bind(CrossingKind::Exit.as_str()),
+            )
             .await?;
-        Ok(erased.rows_affected() == 1)
+        Ok(erased == 1)
     }
 
     /// The statements that record a crossing and push the traveller's file's retention to
@@ -563,52 +565,60 @@ impl Store {
     /// Records a crossing in `tx`, as [`Self::crossing_inserts`] says.
     pub async fn record_crossing(
         &self,
-        tx: &mut Transaction<'_, Any>,
+        tx: &mut Tx,
         record: &CrossingRecord<'_>,
-    ) -> sqlx::Result<()> {
-        execute_all(&Self::crossing_inserts(record), tx)
+    ) -> anyhow::Result<()> {
+        tx.execute_all(&Self::crossing_inserts(record))
             .await
             .map(drop)
     }
 
     /// EES Art. 35: deletes the files whose retention ended before `today`, with their records.
     /// Returns the number of records deleted.
-    pub async fn purge_expired_crossings(&self, today: NaiveDate) -> sqlx::Result<u64> {
+    pub async fn purge_expired_crossings(&self, today: NaiveDate) -> anyhow::Result<u64> {
         let today = date_text(today);
-        let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM ees_records WHERE traveller_key IN \
-             (SELECT traveller_key FROM ees_files WHERE keep_until < $1)",
-        )
-        .bind(&today)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM ees_files WHERE keep_until < $1")
-            .bind(&today)
-            .execute(&mut *tx)
+        let mut tx = self.db.begin().await?;
+        let deleted = tx
+            .execute(
+                &Statement::new(
+                    "DELETE FROM ees_records WHERE traveller_key IN \
+                     (SELECT traveller_key FROM ees_files WHERE keep_until < $1)",
+                )
+                .bind(&today),
+            )
+            .await?;
+        tx.execute(&Statement::new("DELETE FROM ees_files WHERE keep_until < $1").bind(&today))
             .await?;
         tx.commit().await?;
-        Ok(deleted.rows_affected())
+        Ok(deleted)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use bordermesh_kit::storage::{connect, testing};
+    use bordermesh_kit::storage::{Checkpoints, testing};
 
     use super::*;
+
+    async fn open(url: &str) -> Store {
+        Store::new(
+            Db::connect(url, &crate::MIGRATIONS, Checkpoints::Periodic)
+                .await
+                .unwrap(),
+        )
+    }
 
     #[tokio::test]
     async fn a_check_is_read_back_as_written_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = open(&database.url).await;
             let check = TravellerCheck {
                 check_id: Uuid::new_v4().to_string(),
                 reference: "driver".into(),
                 verdict: 1,
                 ..Default::default()
             };
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             let row = CheckRow {
                 crossing_point: "SI-OBREZJE",
                 direction: "ENTRY",
@@ -617,8 +627,7 @@ mod tests {
                 crossing_date: ymd(2026, 3, 1),
                 visa_number: None,
             };
-            Store::check_insert(&row, &check)
-                .execute(&mut tx)
+            tx.execute(&Store::check_insert(&row, &check))
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -646,7 +655,7 @@ mod tests {
     #[tokio::test]
     async fn reports_are_found_exactly_withdrawn_and_fingerprinted_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = open(&database.url).await;
             let key = DocumentKey::new("SRB", "P", "012345678");
             let report = DocumentReport {
                 issuing_state: "SRB".into(),
@@ -656,15 +665,17 @@ mod tests {
                 source: DocumentReportSource::Sltd.into(),
                 reported_on: Some(bordermesh_kit::validate::date_to_proto(ymd(2025, 1, 2))),
             };
+            let mut tx = store.db().begin().await.unwrap();
             store
-                .upsert_reports(store.pool(), &[(key.clone(), report.clone())])
+                .upsert_reports(&mut tx, &[(key.clone(), report.clone())])
                 .await
                 .unwrap();
             // A second report of the same document replaces the first.
             store
-                .upsert_reports(store.pool(), &[(key.clone(), report.clone())])
+                .upsert_reports(&mut tx, &[(key.clone(), report.clone())])
                 .await
                 .unwrap();
+            tx.commit().await.unwrap();
             assert_eq!(
                 store.find_report(&key).await.unwrap(),
                 Some(report),
@@ -682,7 +693,7 @@ mod tests {
                 store.report_fingerprints().await.unwrap(),
                 [key.fingerprint()]
             );
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             assert!(store.withdraw_report(&mut tx, &key).await.unwrap());
             assert!(!store.withdraw_report(&mut tx, &key).await.unwrap());
             tx.commit().await.unwrap();
@@ -693,8 +704,8 @@ mod tests {
     #[tokio::test]
     async fn sbc_art_6_stay_reads_carry_the_entry_still_open_at_the_cutoff_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
-            let mut tx = store.pool().begin().await.unwrap();
+            let store = open(&database.url).await;
+            let mut tx = store.db().begin().await.unwrap();
             for (kind, crossed_on) in [
                 (CrossingKind::Entry, ymd(2019, 1, 1)),
                 (CrossingKind::Exit, ymd(2019, 2, 1)),
@@ -734,7 +745,7 @@ mod tests {
     #[tokio::test]
     async fn ees_art_35_expired_files_are_purged_with_their_records_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = open(&database.url).await;
             let record = |key, kind, crossed_on, keep_until| CrossingRecord {
                 traveller_key: key,
                 kind,
@@ -746,7 +757,7 @@ mod tests {
                 check_id: None,
                 visa_number: None,
             };
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             for row in [
                 record(
                     "SRB/1",
@@ -812,7 +823,7 @@ mod tests {
     #[tokio::test]
     async fn ees_art_35_only_an_exit_record_is_erased_and_only_once_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = open(&database.url).await;
             let check_id = Uuid::new_v4().to_string();
             let record = |kind| CrossingRecord {
                 traveller_key: "SRB/2",
@@ -825,13 +836,13 @@ mod tests {
                 check_id: Some(&check_id),
                 visa_number: None,
             };
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             store
                 .record_crossing(&mut tx, &record(CrossingKind::Entry))
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             let entry = store
                 .check_crossing(&mut tx, &check_id)
                 .await
@@ -841,7 +852,7 @@ mod tests {
             tx.commit().await.unwrap();
 
             let exit_check = Uuid::new_v4().to_string();
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             store
                 .record_crossing(
                     &mut tx,
@@ -873,7 +884,7 @@ mod tests {
     #[tokio::test]
     async fn ees_art_18_a_checks_entry_record_becomes_its_refusal_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = open(&database.url).await;
             let check = TravellerCheck {
                 check_id: Uuid::new_v4().to_string(),
                 verdict: 1,
@@ -898,15 +909,14 @@ mod tests {
                 check_id: Some(&check.check_id),
                 visa_number: Some("SVN0001234"),
             };
-            let mut tx = store.pool().begin().await.unwrap();
-            Store::check_insert(&row, &check)
-                .execute(&mut tx)
+            let mut tx = store.db().begin().await.unwrap();
+            tx.execute(&Store::check_insert(&row, &check))
                 .await
                 .unwrap();
             store.record_crossing(&mut tx, &entry).await.unwrap();
             tx.commit().await.unwrap();
 
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             assert!(store.lock_check(&mut tx, &check.check_id).await.unwrap());
             assert!(
                 !store
@@ -965,7 +975,7 @@ mod tests {
                 .unwrap();
             tx.commit().await.unwrap();
 
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             let written = store
                 .check_crossing(&mut tx, &check.check_id)
                 .await
@@ -1000,17 +1010,17 @@ mod tests {
     #[tokio::test]
     async fn visas_and_alerts_are_read_back_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = open(&database.url).await;
             let mut visa = IssuedVisa {
                 visa_number: "SVN000123".into(),
                 entries_allowed: 1,
                 ..Default::default()
             };
-            let mut tx = store.pool().begin().await.unwrap();
+            let mut tx = store.db().begin().await.unwrap();
             assert!(store.insert_visa(&mut tx, &visa).await.unwrap());
             assert!(!store.insert_visa(&mut tx, &visa).await.unwrap());
             visa.entries_used = 1;
-            Store::visa_update(&visa).execute(&mut tx).await.unwrap();
+            tx.execute(&Store::visa_update(&visa)).await.unwrap();
             tx.commit().await.unwrap();
             assert_eq!(store.find_visa("SVN000123").await.unwrap(), Some(visa));
             let alert = WatchlistEntry {
@@ -1018,20 +1028,22 @@ mod tests {
                 primary_identifier: "PETROVIC".into(),
                 ..Default::default()
             };
+            let mut tx = store.db().begin().await.unwrap();
             assert_eq!(
                 store
-                    .insert_alerts(store.pool(), std::slice::from_ref(&alert))
+                    .insert_alerts(&mut tx, std::slice::from_ref(&alert))
                     .await
                     .unwrap(),
                 1
             );
             assert_eq!(
                 store
-                    .insert_alerts(store.pool(), std::slice::from_ref(&alert))
+                    .insert_alerts(&mut tx, std::slice::from_ref(&alert))
                     .await
                     .unwrap(),
                 0
             );
+            tx.commit().await.unwrap();
             assert_eq!(
                 store.all_alerts().await.unwrap(),
                 [alert],

@@ -42,7 +42,6 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     let served = handle
         .serve(SERVICE_NAME, Routes::new(SanitaryServiceServer::new(api)))
         .await;
-    // Calls still in flight finish their statements before the service reports it stopped.
     db.close().await;
     served
 }

@@ -3,8 +3,9 @@
 //! while it decides, and writes the check and its EES record in one transaction.
 
 use bordermesh_kit::{
+    db::Tx,
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, Start},
+    idempotency::{IdempotentCall, StartDb},
     validate,
 };
 use bordermesh_proto::{common::v1 as common, identity::v1 as pb};
@@ -219,7 +220,7 @@ impl IdentityApi {
     /// Holds the check in `tx` and reads what a decision needs about it.
     async fn held_check(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut Tx,
         id: Uuid,
     ) -> Result<(StoredCheck, CheckState, Option<crate::store::CheckCrossing>), Status> {
         let id_text = id.to_string();
@@ -270,7 +271,7 @@ impl IdentityApi {
     /// Applies a decision's change to the check and the EES file, in `tx`.
     async fn apply(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut Tx,
         stored: &StoredCheck,
         crossing: Option<&crate::store::CheckCrossing>,
         check: &mut pb::TravellerCheck,
@@ -357,7 +358,7 @@ impl IdentityApi {
     /// Counts an entry on a visa (or gives one back); false when the visa is not recorded.
     async fn count_visa_entry(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut Tx,
         number: &str,
         entered: bool,
     ) -> Result<bool, Status> {
@@ -374,8 +375,7 @@ impl IdentityApi {
         } else {
             visa.entries_used.saturating_sub(1)
         };
-        Store::visa_update(&visa)
-            .execute(tx)
+        tx.execute(&Store::visa_update(&visa))
             .await
             .map_err(|e| error::internal("counting a visa entry", e))?;
         Ok(true)
@@ -387,9 +387,9 @@ impl IdentityApi {
     ) -> Result<pb::RefuseEntryResponse, Status> {
         let (id, refusal) = read_refuse_entry(&request)?;
         let call = IdempotentCall::new(REFUSE_ENTRY, &request.request_id, &request);
-        let mut tx = match call.start(self.store.pool()).await? {
-            Start::Replayed(saved) => return Ok(saved),
-            Start::Fresh(tx) => tx,
+        let mut tx = match call.start_db(self.store.db()).await? {
+            StartDb::Replayed(saved) => return Ok(saved),
+            StartDb::Fresh(tx) => tx,
         };
         let (stored, state, crossing) = self.held_check(&mut tx, id).await?;
         let change = second_line::refuse_entry(&state).map_err(rejected)?;
@@ -410,7 +410,7 @@ impl IdentityApi {
         .await?;
         tracing::info!(check_id = %id, changed = change != Change::Unchanged, "entry refused");
         let response = pb::RefuseEntryResponse { check: Some(check) };
-        call.commit(self.store.pool(), tx, response).await
+        call.commit_db(self.store.db(), tx, response).await
     }
 
     pub(super) async fn withdraw_exit(
@@ -419,9 +419,9 @@ impl IdentityApi {
     ) -> Result<pb::WithdrawExitResponse, Status> {
         let (id, text) = read_withdraw_exit(&request)?;
         let call = IdempotentCall::new(WITHDRAW_EXIT, &request.request_id, &request);
-        let mut tx = match call.start(self.store.pool()).await? {
-            Start::Replayed(saved) => return Ok(saved),
-            Start::Fresh(tx) => tx,
+        let mut tx = match call.start_db(self.store.db()).await? {
+            StartDb::Replayed(saved) => return Ok(saved),
+            StartDb::Fresh(tx) => tx,
         };
         let (stored, state, crossing) = self.held_check(&mut tx, id).await?;
         let withdraws = second_line::withdraw_exit(&state).map_err(rejected)?;
@@ -449,7 +449,7 @@ impl IdentityApi {
         }
         tracing::info!(check_id = %id, changed = withdraws, "exit withdrawn");
         let response = pb::WithdrawExitResponse { check: Some(check) };
-        call.commit(self.store.pool(), tx, response).await
+        call.commit_db(self.store.db(), tx, response).await
     }
 
     pub(super) async fn record_interview_outcome(
@@ -458,9 +458,9 @@ impl IdentityApi {
     ) -> Result<pb::RecordInterviewOutcomeResponse, Status> {
         let interview = read_interview(&request)?;
         let call = IdempotentCall::new(RECORD_INTERVIEW_OUTCOME, &request.request_id, &request);
-        let mut tx = match call.start(self.store.pool()).await? {
-            Start::Replayed(saved) => return Ok(saved),
-            Start::Fresh(tx) => tx,
+        let mut tx = match call.start_db(self.store.db()).await? {
+            StartDb::Replayed(saved) => return Ok(saved),
+            StartDb::Fresh(tx) => tx,
         };
         let (stored, state, crossing) = self.held_check(&mut tx, interview.check_id).await?;
         let change = second_line::interview(&state, interview.outcome).map_err(rejected)?;
@@ -520,6 +520,6 @@ impl IdentityApi {
             "second line decided"
         );
         let response = pb::RecordInterviewOutcomeResponse { check: Some(check) };
-        call.commit(self.store.pool(), tx, response).await
+        call.commit_db(self.store.db(), tx, response).await
     }
 }
