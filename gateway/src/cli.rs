@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use bordermesh_kit::{db::Db, storage::Checkpoints};
 use bordermesh_proto::{
     FILE_DESCRIPTOR_SET,
     crossing::v1::{
@@ -124,11 +125,9 @@ pub async fn verify_audit(database_url: &str) -> anyhow::Result<bool> {
         let path = path.split('?').next().unwrap_or_default();
         anyhow::ensure!(Path::new(path).exists(), "no gateway database at {path}");
     }
-    let pool = bordermesh_kit::storage::connect(database_url, &crate::MIGRATIONS).await?;
-    let entries = crate::store::Store::new(pool.clone())
-        .audit_entries()
-        .await?;
-    pool.close().await;
+    let db = Db::connect(database_url, &crate::MIGRATIONS, Checkpoints::Periodic).await?;
+    let entries = crate::store::Store::new(db.clone()).audit_entries().await?;
+    db.close().await;
     let tampering = audit::verify(&entries);
     for found in &tampering {
         match found {
@@ -157,14 +156,14 @@ pub async fn verify_audit(database_url: &str) -> anyhow::Result<bool> {
 /// Recomputes a stored crossing's first-line decision from the agencies' answers in the saga
 /// log and says whether it still matches. Returns whether it does.
 pub async fn replay(database_url: &str, crossing_id: &str) -> anyhow::Result<bool> {
-    let pool = bordermesh_kit::storage::connect(database_url, &crate::MIGRATIONS).await?;
-    let store = crate::store::Store::new(pool.clone());
+    let db = Db::connect(database_url, &crate::MIGRATIONS, Checkpoints::Periodic).await?;
+    let store = crate::store::Store::new(db.clone());
     let crossing = store
         .by_id(crossing_id)
         .await?
         .with_context(|| format!("no crossing {crossing_id}"))?;
     let replay = crate::saga::replay(&store, &crossing).await;
-    pool.close().await;
+    db.close().await;
     let replay = replay?;
     let outcome = |d: &bordermesh_proto::crossing::v1::Decision| d.outcome().as_str_name();
     println!("crossing {crossing_id}");

@@ -21,7 +21,7 @@ pub mod store;
 
 use std::time::Duration;
 
-use bordermesh_kit::{config::Config, server::ServerHandle, storage};
+use bordermesh_kit::{config::Config, db::Db, server::ServerHandle, storage::Checkpoints};
 use bordermesh_proto::crossing::v1::crossing_service_server::{self, CrossingServiceServer};
 use sqlx::migrate::Migrator;
 use tonic::service::Routes;
@@ -34,10 +34,10 @@ pub const SERVICE_NAME: &str = crossing_service_server::SERVICE_NAME;
 /// Opens the gateway's database, connects (lazily) to the agencies, and serves until shutdown.
 pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> {
     let url = config.database_url("gateway", config.gateway.database_url.as_ref());
-    let pool = storage::connect(&url, &MIGRATIONS).await?;
+    let db = Db::connect(&url, &MIGRATIONS, Checkpoints::Periodic).await?;
     let agencies = agencies::Agencies::connect_lazy(&config.gateway)?;
     let saga = saga::Saga::new(
-        store::Store::new(pool.clone()),
+        store::Store::new(db.clone()),
         agencies,
         Duration::from_millis(config.gateway.abandon_after_ms),
     );
@@ -51,8 +51,9 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     let served = handle
         .serve(SERVICE_NAME, Routes::new(CrossingServiceServer::new(api)))
         .await;
-    // Closing the last connection checkpoints SQLite's write-ahead log into the database file.
+    // Closing the last connection checkpoints SQLite's write-ahead log into the database file:
+    // that is once the recovery task and the store's writer, which hold the database too, end.
     recovery.abort();
-    pool.close().await;
+    db.close().await;
     served
 }

@@ -3,18 +3,18 @@
 use std::{collections::HashMap, time::Duration};
 
 use bordermesh_kit::{
-    storage::{encode_record, fetch_record, now_millis},
-    writes::{GroupCommit, GroupWriter, Statement, execute_all},
+    db::{Db, Tx},
+    storage::{encode_record, now_millis},
+    writes::{GroupCommit, GroupWriter, Statement},
 };
 use bordermesh_proto::crossing::v1::{Crossing, Outcome};
-use sqlx::{Any, AnyPool, Transaction};
 
 use crate::domain::audit::{self, Accessor, AuditEntry};
 
-/// Reads go to the pool; every write goes through one writer task (see [`Write`]).
+/// Reads go to the database directly; every write goes through one writer task (see [`Write`]).
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    db: Db,
     writer: GroupWriter<SagaLog>,
 }
 
@@ -99,10 +99,10 @@ pub struct ListPosition {
 }
 
 impl Store {
-    /// A store over `pool`, with its writer task; the task ends when the last clone is dropped.
-    pub fn new(pool: AnyPool) -> Self {
-        let writer = GroupWriter::with(pool.clone(), SagaLog(pool.clone()));
-        Self { pool, writer }
+    /// A store over `db`, with its writer task; the task ends when the last clone is dropped.
+    pub fn new(db: Db) -> Self {
+        let writer = GroupWriter::with(db.clone(), SagaLog(db.clone()));
+        Self { db, writer }
     }
 
     /// Commits `writes` together, in one transaction with whatever else is queued; answers, for
@@ -122,42 +122,47 @@ impl Store {
 
     /// The saved refusal of a rejected crossing.
     pub async fn rejection(&self, crossing_id: &str) -> anyhow::Result<Option<String>> {
-        let row: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT rejection FROM crossings WHERE crossing_id = $1")
-                .bind(crossing_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(Option<String>,)> = self
+            .db
+            .fetch_optional(
+                &Statement::new("SELECT rejection FROM crossings WHERE crossing_id = $1")
+                    .bind(crossing_id),
+            )
+            .await?;
         Ok(row.and_then(|(rejection,)| rejection))
     }
 
     pub async fn by_request_id(&self, request_id: &str) -> anyhow::Result<Option<Crossing>> {
-        fetch_record(
-            &self.pool,
-            "SELECT record FROM crossings WHERE request_id = $1",
-            request_id,
-        )
-        .await
+        self.db
+            .fetch_record(
+                &Statement::new("SELECT record FROM crossings WHERE request_id = $1")
+                    .bind(request_id),
+            )
+            .await
     }
 
     pub async fn by_id(&self, crossing_id: &str) -> anyhow::Result<Option<Crossing>> {
-        fetch_record(
-            &self.pool,
-            "SELECT record FROM crossings WHERE crossing_id = $1",
-            crossing_id,
-        )
-        .await
+        self.db
+            .fetch_record(
+                &Statement::new("SELECT record FROM crossings WHERE crossing_id = $1")
+                    .bind(crossing_id),
+            )
+            .await
     }
 
     /// Crossings still PENDING whose last change is older than `idle_ms`, oldest first.
     pub async fn pending(&self, idle_ms: i64, limit: i64) -> anyhow::Result<Vec<Crossing>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT record FROM crossings WHERE status = $1 AND updated_at <= $2 ORDER BY updated_at LIMIT $3",
-        )
-        .bind(PENDING)
-        .bind(now_millis() - idle_ms)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String,)> = self
+            .db
+            .fetch_all(
+                &Statement::new(
+                    "SELECT record FROM crossings WHERE status = $1 AND updated_at <= $2 ORDER BY updated_at LIMIT $3",
+                )
+                .bind(PENDING)
+                .bind(now_millis() - idle_ms)
+                .bind(limit),
+            )
+            .await?;
         decode_crossings(&rows)
     }
 
@@ -167,13 +172,16 @@ impl Store {
         &self,
         limit: i64,
     ) -> anyhow::Result<Vec<(Crossing, String)>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT crossing_id, record FROM crossings WHERE outcome = $1 ORDER BY followed_at LIMIT $2",
-        )
-        .bind(Outcome::Referred.as_str_name())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, String)> = self
+            .db
+            .fetch_all(
+                &Statement::new(
+                    "SELECT crossing_id, record FROM crossings WHERE outcome = $1 ORDER BY followed_at LIMIT $2",
+                )
+                .bind(Outcome::Referred.as_str_name())
+                .bind(limit),
+            )
+            .await?;
         let mut crossing_ids = Vec::with_capacity(rows.len());
         let mut crossings = Vec::with_capacity(rows.len());
         for (crossing_id, record) in rows {
@@ -201,20 +209,23 @@ impl Store {
     ) -> anyhow::Result<Vec<(ListPosition, Crossing)>> {
         let (after_time, after_id) =
             after.map_or((i64::MIN, ""), |p| (p.created_at, p.crossing_id.as_str()));
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT created_at, crossing_id, record FROM crossings \
-             WHERE crossing_point = $1 AND created_at >= $2 AND created_at < $3 \
-             AND (created_at > $4 OR (created_at = $4 AND crossing_id > $5)) \
-             ORDER BY created_at, crossing_id LIMIT $6",
-        )
-        .bind(crossing_point)
-        .bind(start_ms)
-        .bind(end_ms)
-        .bind(after_time)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(i64, String, String)> = self
+            .db
+            .fetch_all(
+                &Statement::new(
+                    "SELECT created_at, crossing_id, record FROM crossings \
+                     WHERE crossing_point = $1 AND created_at >= $2 AND created_at < $3 \
+                     AND (created_at > $4 OR (created_at = $4 AND crossing_id > $5)) \
+                     ORDER BY created_at, crossing_id LIMIT $6",
+                )
+                .bind(crossing_point)
+                .bind(start_ms)
+                .bind(end_ms)
+                .bind(after_time)
+                .bind(after_id)
+                .bind(limit),
+            )
+            .await?;
         rows.into_iter()
             .map(|(created_at, crossing_id, record)| {
                 let crossing = bordermesh_kit::storage::decode_record(&record)?;
@@ -261,10 +272,9 @@ impl Store {
         &self,
         crossing_id: &str,
     ) -> anyhow::Result<Vec<(String, String, Option<String>)>> {
-        Ok(sqlx::query_as(STEPS_OF_CROSSING)
-            .bind(crossing_id)
-            .fetch_all(&self.pool)
-            .await?)
+        self.db
+            .fetch_all(&Statement::new(STEPS_OF_CROSSING).bind(crossing_id))
+            .await
     }
 
     /// Crossings with a step named with `prefix` left open for longer than `idle_ms`.
@@ -274,16 +284,19 @@ impl Store {
         idle_ms: i64,
         limit: i64,
     ) -> anyhow::Result<Vec<Crossing>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT record FROM crossings WHERE crossing_id IN (SELECT crossing_id FROM saga_steps \
-             WHERE state = $1 AND step LIKE $2 AND updated_at <= $3) LIMIT $4",
-        )
-        .bind(STEP_INTENT)
-        .bind(format!("{prefix}%"))
-        .bind(now_millis() - idle_ms)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String,)> = self
+            .db
+            .fetch_all(
+                &Statement::new(
+                    "SELECT record FROM crossings WHERE crossing_id IN (SELECT crossing_id FROM saga_steps \
+                     WHERE state = $1 AND step LIKE $2 AND updated_at <= $3) LIMIT $4",
+                )
+                .bind(STEP_INTENT)
+                .bind(format!("{prefix}%"))
+                .bind(now_millis() - idle_ms)
+                .bind(limit),
+            )
+            .await?;
         decode_crossings(&rows)
     }
 
@@ -307,31 +320,36 @@ impl Store {
 
     /// The whole trail, in sequence order.
     pub async fn audit_entries(&self) -> anyhow::Result<Vec<AuditEntry>> {
-        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-            "SELECT {} FROM audit_log a ORDER BY a.sequence",
-            Self::AUDIT_COLUMNS
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<AuditRow> = self
+            .db
+            .fetch_all(&Statement::new(format!(
+                "SELECT {} FROM audit_log a ORDER BY a.sequence",
+                Self::AUDIT_COLUMNS
+            )))
+            .await?;
         Ok(rows.into_iter().map(audit_entry).collect())
     }
 
     /// Every access to the crossings of the traveller with this key.
     pub async fn accesses_for_traveller(&self, key: &str) -> anyhow::Result<Vec<AuditEntry>> {
-        let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-            "SELECT {} FROM audit_log a JOIN crossing_travellers t ON a.crossing_id = t.crossing_id \
-             WHERE t.traveller_key = $1 ORDER BY a.sequence",
-            Self::AUDIT_COLUMNS
-        ))
-        .bind(key)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<AuditRow> = self
+            .db
+            .fetch_all(
+                &Statement::new(format!(
+                    "SELECT {} FROM audit_log a JOIN crossing_travellers t ON a.crossing_id = t.crossing_id \
+                     WHERE t.traveller_key = $1 ORDER BY a.sequence",
+                    Self::AUDIT_COLUMNS
+                ))
+                .bind(key),
+            )
+            .await?;
         Ok(rows.into_iter().map(audit_entry).collect())
     }
 
     pub async fn count(&self) -> anyhow::Result<i64> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM crossings")
-            .fetch_one(&self.pool)
+        let (count,): (i64,) = self
+            .db
+            .fetch_one(&Statement::new("SELECT COUNT(*) FROM crossings"))
             .await?;
         Ok(count)
     }
@@ -345,7 +363,7 @@ fn decode_crossings(rows: &[(String,)]) -> anyhow::Result<Vec<Crossing>> {
 
 /// The saga log's writes: a group's in one transaction, and a caller's alone tried again after
 /// a collision.
-struct SagaLog(AnyPool);
+struct SagaLog(Db);
 
 impl GroupCommit for SagaLog {
     type Writes = Vec<Write>;
@@ -354,7 +372,7 @@ impl GroupCommit for SagaLog {
 
     async fn together(&self, group: &[&Vec<Write>]) -> anyhow::Result<Vec<Vec<bool>>> {
         let callers: Vec<&[Write]> = group.iter().map(|writes| writes.as_slice()).collect();
-        Ok(commit(&self.0, &callers).await?)
+        commit(&self.0, &callers).await
     }
 
     async fn alone(&self, writes: &Vec<Write>) -> anyhow::Result<Vec<bool>> {
@@ -367,16 +385,15 @@ impl GroupCommit for SagaLog {
                     tracing::debug!(%error, attempt, "write collided; retrying");
                     tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(error),
             }
         }
     }
 }
 
-/// Every caller's writes in one transaction; their outcomes, caller by caller. The statements
-/// of the whole group go to the database together (on SQLite, one script in one hand-off).
-async fn commit(pool: &AnyPool, callers: &[&[Write]]) -> sqlx::Result<Vec<Vec<bool>>> {
-    let mut tx = pool.begin().await?;
+/// Every caller's writes in one transaction; their outcomes, caller by caller.
+async fn commit(db: &Db, callers: &[&[Write]]) -> anyhow::Result<Vec<Vec<bool>>> {
+    let mut tx = db.begin().await?;
     let now = now_millis();
     let appends = callers
         .iter()
@@ -402,7 +419,7 @@ async fn commit(pool: &AnyPool, callers: &[&[Write]]) -> sqlx::Result<Vec<Vec<bo
                 .collect()
         })
         .collect();
-    let changed = execute_all(&statements, &mut tx).await?;
+    let changed = tx.execute_all(&statements).await?;
     tx.commit().await?;
     Ok(deciding
         .into_iter()
@@ -416,11 +433,12 @@ async fn commit(pool: &AnyPool, callers: &[&[Write]]) -> sqlx::Result<Vec<Vec<bo
 }
 
 /// The sequence number and hash of the trail's last entry, as read inside the transaction.
-async fn read_audit_head(tx: &mut Transaction<'_, Any>) -> sqlx::Result<(i64, String)> {
-    let head: Option<(i64, String)> =
-        sqlx::query_as("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
-            .await?;
+async fn read_audit_head(tx: &mut Tx) -> anyhow::Result<(i64, String)> {
+    let head: Option<(i64, String)> = tx
+        .fetch_optional(&Statement::new(
+            "SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1",
+        ))
+        .await?;
     Ok(head.unwrap_or((0, audit::GENESIS.to_owned())))
 }
 
@@ -686,14 +704,17 @@ impl Store {
         crossing_id: &str,
         step: &str,
     ) -> anyhow::Result<Option<String>> {
-        let row: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT response FROM saga_steps WHERE crossing_id = $1 AND step = $2 AND state = $3",
-        )
-        .bind(crossing_id)
-        .bind(step)
-        .bind(STEP_DONE)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(Option<String>,)> = self
+            .db
+            .fetch_optional(
+                &Statement::new(
+                    "SELECT response FROM saga_steps WHERE crossing_id = $1 AND step = $2 AND state = $3",
+                )
+                .bind(crossing_id)
+                .bind(step)
+                .bind(STEP_DONE),
+            )
+            .await?;
         Ok(row.and_then(|(response,)| response))
     }
 
@@ -740,7 +761,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use bordermesh_kit::storage::{connect, testing};
+    use bordermesh_kit::storage::{Checkpoints, testing};
 
     use bordermesh_proto::crossing::v1::CrossingStatus;
 
@@ -758,7 +779,11 @@ mod tests {
     #[tokio::test]
     async fn a_request_id_stores_one_crossing_that_finishes_once_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = Store::new(
+                Db::connect(&database.url, &crate::MIGRATIONS, Checkpoints::Periodic)
+                    .await
+                    .unwrap(),
+            );
             let first = pending("r-1");
             let second = pending("r-1");
             assert_eq!(store.accept(&first, &[]).await.unwrap(), first);
@@ -794,7 +819,11 @@ mod tests {
     #[tokio::test]
     async fn a_repeated_acceptance_opens_no_step_of_a_crossing_that_moved_on_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = Store::new(
+                Db::connect(&database.url, &crate::MIGRATIONS, Checkpoints::Periodic)
+                    .await
+                    .unwrap(),
+            );
             let first = pending("r-1");
             store.accept(&first, &["identity/0"]).await.unwrap();
             let id = first.crossing_id.as_str();
@@ -830,7 +859,11 @@ mod tests {
     #[tokio::test]
     async fn a_step_remembers_its_answer_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = Store::new(
+                Db::connect(&database.url, &crate::MIGRATIONS, Checkpoints::Periodic)
+                    .await
+                    .unwrap(),
+            );
             store.step_intent("c-1", "customs").await.unwrap();
             assert_eq!(store.step_response("c-1", "customs").await.unwrap(), None);
             store.step_intent("c-1", "customs").await.unwrap();
@@ -851,7 +884,11 @@ mod tests {
     #[tokio::test]
     async fn a_crossings_answers_and_open_steps_are_its_own_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = Store::new(
+                Db::connect(&database.url, &crate::MIGRATIONS, Checkpoints::Periodic)
+                    .await
+                    .unwrap(),
+            );
             for crossing in ["c-1", "c-2"] {
                 store.step_intent(crossing, "customs").await.unwrap();
                 store
@@ -878,12 +915,14 @@ mod tests {
             if database.backend == bordermesh_kit::storage::Backend::Sqlite {
                 // The log grows with every crossing: reading one crossing's steps must seek the
                 // primary key, not walk the index of every step in a state.
-                let plan: Vec<(i64, i64, i64, String)> =
-                    sqlx::query_as(&format!("EXPLAIN QUERY PLAN {STEPS_OF_CROSSING}"))
-                        .bind("c-1")
-                        .fetch_all(&store.pool)
-                        .await
-                        .unwrap();
+                let plan: Vec<(i64, i64, i64, String)> = store
+                    .db
+                    .fetch_all(
+                        &Statement::new(format!("EXPLAIN QUERY PLAN {STEPS_OF_CROSSING}"))
+                            .bind("c-1"),
+                    )
+                    .await
+                    .unwrap();
                 assert!(
                     plan.iter()
                         .all(|(.., detail)| detail.contains("sqlite_autoindex_saga_steps_1")),
@@ -896,7 +935,11 @@ mod tests {
     #[tokio::test]
     async fn listing_pages_by_creation_time_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = Store::new(
+                Db::connect(&database.url, &crate::MIGRATIONS, Checkpoints::Periodic)
+                    .await
+                    .unwrap(),
+            );
             for index in 0..5 {
                 let mut crossing = pending(&format!("r-{index}"));
                 crossing.submission = Some(bordermesh_proto::crossing::v1::CrossingSubmission {
@@ -931,14 +974,18 @@ mod tests {
 
 #[cfg(test)]
 mod audit_tests {
-    use bordermesh_kit::storage::{connect, testing};
+    use bordermesh_kit::storage::{Checkpoints, testing};
 
     use super::*;
 
     #[tokio::test]
     async fn concurrent_appends_make_one_unbroken_chain_on_every_backend() {
         for database in testing::databases().await.unwrap() {
-            let store = Store::new(connect(&database.url, &crate::MIGRATIONS).await.unwrap());
+            let store = Store::new(
+                Db::connect(&database.url, &crate::MIGRATIONS, Checkpoints::Periodic)
+                    .await
+                    .unwrap(),
+            );
             let accessor = Accessor {
                 agency: "customs".into(),
                 officer: "officer-1".into(),
