@@ -763,7 +763,7 @@ impl CustomsService for CustomsApi {
             })?;
 
         let call = IdempotentCall::new(OPEN_TRANSIT, &request.request_id, &request);
-        if let Some(saved) = call.replay_db(self.store.db()).await? {
+        if let Some(saved) = call.replay(self.store.db()).await? {
             return Ok(Response::new(saved));
         }
         let movement = pb::TransitMovement {
@@ -785,7 +785,7 @@ impl CustomsService for CustomsApi {
             reasons: Vec::new(),
             duties_at_stake: Some(money(tariff.currency.as_str(), at_stake)),
         };
-        let mut tx = call.begin_db(self.store.db()).await?;
+        let mut tx = call.begin(self.store.db()).await?;
         self.store
             .insert_transit(&mut tx, &movement, &iso_date(time_limit))
             .await
@@ -795,7 +795,7 @@ impl CustomsService for CustomsApi {
             movement: Some(movement),
         };
         Ok(Response::new(
-            call.commit_db(self.store.db(), tx, response).await?,
+            call.commit(self.store.db(), tx, response).await?,
         ))
     }
 
@@ -827,7 +827,7 @@ impl CustomsService for CustomsApi {
             })?;
 
         let call = IdempotentCall::new(DISCHARGE_TRANSIT, &request.request_id, &request);
-        if let Some(saved) = call.replay_db(self.store.db()).await? {
+        if let Some(saved) = call.replay(self.store.db()).await? {
             return Ok(Response::new(saved));
         }
         let movement = self
@@ -880,7 +880,7 @@ impl CustomsService for CustomsApi {
             reasons: findings.iter().map(reason).collect(),
             ..movement
         };
-        let mut tx = call.begin_db(self.store.db()).await?;
+        let mut tx = call.begin(self.store.db()).await?;
         let saved = self
             .store
             .discharge_transit(&mut tx, &discharged)
@@ -894,7 +894,7 @@ impl CustomsService for CustomsApi {
             movement: Some(discharged),
         };
         Ok(Response::new(
-            call.commit_db(self.store.db(), tx, response).await?,
+            call.commit(self.store.db(), tx, response).await?,
         ))
     }
 

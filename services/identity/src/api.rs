@@ -5,7 +5,7 @@ mod decisions;
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, StartDb},
+    idempotency::{IdempotentCall, Start},
     validate,
     writes::WriteBatch,
 };
@@ -809,16 +809,16 @@ impl IdentityService for IdentityApi {
             .into_result(report)?
             .ok_or_else(|| error::internal("reading a report", "no report and no violation"))?;
         let call = IdempotentCall::new(REPORT_DOCUMENT, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(Response::new(saved)),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(Response::new(saved)),
+            Start::Fresh(tx) => tx,
         };
         self.store
             .upsert_reports(&mut tx, &[(key.clone(), report.clone())])
             .await
             .map_err(|e| error::internal("recording a document report", e))?;
         let response = call
-            .commit_db(
+            .commit(
                 self.store.db(),
                 tx,
                 pb::ReportDocumentResponse {
@@ -848,9 +848,9 @@ impl IdentityService for IdentityApi {
             .into_result(key)?
             .ok_or_else(|| error::internal("reading a document key", "no key and no violation"))?;
         let call = IdempotentCall::new(WITHDRAW_DOCUMENT_REPORT, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(Response::new(saved)),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(Response::new(saved)),
+            Start::Fresh(tx) => tx,
         };
         let withdrawn = self
             .store
@@ -859,7 +859,7 @@ impl IdentityService for IdentityApi {
             .map_err(|e| error::internal("withdrawing a document report", e))?;
         // The filter keeps the fingerprint until its next rebuild; the exact store now says no.
         let response = call
-            .commit_db(
+            .commit(
                 self.store.db(),
                 tx,
                 pb::WithdrawDocumentReportResponse { withdrawn },
@@ -904,9 +904,9 @@ impl IdentityService for IdentityApi {
             .into_result(visa)?
             .ok_or_else(|| error::internal("reading a visa", "no visa and no violation"))?;
         let call = IdempotentCall::new(REGISTER_VISA, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(Response::new(saved)),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(Response::new(saved)),
+            Start::Fresh(tx) => tx,
         };
         let inserted = self
             .store
@@ -917,7 +917,7 @@ impl IdentityService for IdentityApi {
             return Err(already_exists("a visa with this number"));
         }
         let response = call
-            .commit_db(
+            .commit(
                 self.store.db(),
                 tx,
                 pb::RegisterVisaResponse { visa: Some(visa) },
@@ -940,9 +940,9 @@ impl IdentityService for IdentityApi {
         let alert = alert_from_entry(&entry)
             .ok_or_else(|| error::internal("reading an alert", "validated alert unreadable"))?;
         let call = IdempotentCall::new(ADD_WATCHLIST_ENTRY, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(Response::new(saved)),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(Response::new(saved)),
+            Start::Fresh(tx) => tx,
         };
         let inserted = self
             .store
@@ -953,7 +953,7 @@ impl IdentityService for IdentityApi {
             return Err(already_exists("an alert with this id"));
         }
         let response = call
-            .commit_db(
+            .commit(
                 self.store.db(),
                 tx,
                 pb::AddWatchlistEntryResponse { entry: Some(entry) },

@@ -57,18 +57,6 @@ impl From<AnyPool> for Db {
     }
 }
 
-impl From<&AnyPool> for Db {
-    fn from(pool: &AnyPool) -> Self {
-        Self::from(pool.clone())
-    }
-}
-
-impl From<&Db> for Db {
-    fn from(db: &Db) -> Self {
-        db.clone()
-    }
-}
-
 impl Db {
     /// Opens the database a URL names and brings its schema up to date: `kit`'s tables, then
     /// the service's. On SQLite a background thread checkpoints the write-ahead log at the pace

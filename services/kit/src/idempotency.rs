@@ -6,25 +6,18 @@
 
 use prost::Message;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, AnyPool, Executor, Transaction};
 use tonic::{Code, Status};
 
 use crate::{
     db::{Db, Tx},
     error,
-    storage::{Backend, decode_record, encode_record, now_millis},
+    storage::{decode_record, encode_record, now_millis},
     writes::{GroupWriter, Statement, WriteBatch},
 };
 
 /// How an idempotent call begins: with the saved answer to a repeat, or with a transaction for
 /// the first call's writes.
 pub enum Start<R> {
-    Replayed(R),
-    Fresh(Transaction<'static, Any>),
-}
-
-/// [`Start`], on a [`Db`].
-pub enum StartDb<R> {
     Replayed(R),
     Fresh(Tx),
 }
@@ -44,65 +37,6 @@ impl IdempotentCall {
             request_id: request_id.to_owned(),
             digest: hex::encode(Sha256::digest(request.encode_to_vec())),
         }
-    }
-
-    /// The saved answer for this request id, if there is one.
-    pub async fn replay<R: Message + Default>(&self, pool: &AnyPool) -> Result<Option<R>, Status> {
-        self.saved(pool).await
-    }
-
-    async fn saved<'e, R, E>(&self, executor: E) -> Result<Option<R>, Status>
-    where
-        R: Message + Default,
-        E: Executor<'e, Database = Any>,
-    {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT request_digest, response FROM idempotency_keys WHERE scope = $1 AND request_id = $2",
-        )
-        .bind(self.scope)
-        .bind(&self.request_id)
-        .fetch_optional(executor)
-        .await
-        .map_err(|e| error::internal("reading idempotency key", e))?;
-        let Some((digest, response)) = row else {
-            return Ok(None);
-        };
-        if digest != self.digest {
-            return Err(error::status(
-                Code::AlreadyExists,
-                "REQUEST_ID_REUSED",
-                "request_id was already used for a different request",
-            ));
-        }
-        decode_record(&response)
-            .map(Some)
-            .map_err(|e| error::internal("decoding saved response", e))
-    }
-
-    /// The saved answer to a repeat, or else the transaction for the first call's writes. The
-    /// transaction begins first and the answer is looked up inside it: one connection from the
-    /// pool for both, and the call's own reads can run in the same transaction.
-    pub async fn start<R: Message + Default>(&self, pool: &AnyPool) -> Result<Start<R>, Status> {
-        let mut tx = self.begin(pool).await?;
-        Ok(match self.saved(&mut *tx).await? {
-            // Dropped, the transaction rolls back on the connection's next use.
-            Some(saved) => Start::Replayed(saved),
-            None => Start::Fresh(tx),
-        })
-    }
-
-    /// The transaction for the call's writes, without looking for a saved answer first: either
-    /// the call looked with [`Self::replay`] already, or it leaves a repeat to [`Self::commit`],
-    /// which rolls the repeat's writes back and returns the first answer. On SQLite it takes
-    /// the write lock at once (`BEGIN IMMEDIATE`), so that reads inside it never have to
-    /// upgrade to it and meet another writer half-way.
-    pub async fn begin(&self, pool: &AnyPool) -> Result<Transaction<'static, Any>, Status> {
-        let begun = if Backend::of_pool(pool) == Backend::Sqlite {
-            pool.begin_with("BEGIN IMMEDIATE").await
-        } else {
-            pool.begin().await
-        };
-        begun.map_err(|e| error::internal("starting a transaction", e))
     }
 
     /// Saves `response` with the call's `writes` and commits them together, the saved answer
@@ -128,48 +62,14 @@ impl IdempotentCall {
         let Err(failure) = writer.commit(writes).await else {
             return Ok(response);
         };
-        match self.replay_db(writer.db()).await? {
+        match self.replay(writer.db()).await? {
             Some(first) => Ok(first),
             None => Err(error::internal("committing a call's writes", failure)),
         }
     }
 
-    /// Saves `response` with the call's writes in `tx` and commits. When a concurrent copy of
-    /// the call committed first, this one is rolled back and the winner's answer returned.
-    pub async fn commit<R: Message + Default>(
-        &self,
-        pool: &AnyPool,
-        mut tx: Transaction<'_, Any>,
-        response: R,
-    ) -> Result<R, Status> {
-        let saved = sqlx::query(
-            "INSERT INTO idempotency_keys (scope, request_id, request_digest, response, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, request_id) DO NOTHING",
-        )
-        .bind(self.scope)
-        .bind(&self.request_id)
-        .bind(&self.digest)
-        .bind(encode_record(&response))
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| error::internal("saving idempotency key", e))?;
-        if saved.rows_affected() == 1 {
-            tx.commit()
-                .await
-                .map_err(|e| error::internal("committing", e))?;
-            return Ok(response);
-        }
-        tx.rollback()
-            .await
-            .map_err(|e| error::internal("rolling back a duplicate", e))?;
-        self.replay(pool).await?.ok_or_else(|| {
-            error::internal("replaying a concurrent duplicate", "saved answer vanished")
-        })
-    }
-
     /// The saved answer for this request id, if there is one.
-    pub async fn replay_db<R: Message + Default>(&self, db: &Db) -> Result<Option<R>, Status> {
+    pub async fn replay<R: Message + Default>(&self, db: &Db) -> Result<Option<R>, Status> {
         let row = db
             .fetch_optional(&self.saved_answer())
             .await
@@ -180,22 +80,22 @@ impl IdempotentCall {
     /// The saved answer to a repeat, or else the transaction for the first call's writes. The
     /// transaction begins first and the answer is looked up inside it, so the call's own reads
     /// run in the same transaction.
-    pub async fn start_db<R: Message + Default>(&self, db: &Db) -> Result<StartDb<R>, Status> {
-        let mut tx = self.begin_db(db).await?;
+    pub async fn start<R: Message + Default>(&self, db: &Db) -> Result<Start<R>, Status> {
+        let mut tx = self.begin(db).await?;
         let row = tx
             .fetch_optional(&self.saved_answer())
             .await
             .map_err(|e| error::internal("reading idempotency key", e))?;
         Ok(match self.answer(row)? {
-            Some(saved) => StartDb::Replayed(saved),
-            None => StartDb::Fresh(tx),
+            Some(saved) => Start::Replayed(saved),
+            None => Start::Fresh(tx),
         })
     }
 
     /// The transaction for the call's writes, without looking for a saved answer first: either
-    /// the call looked with [`Self::replay_db`] already, or it leaves a repeat to
-    /// [`Self::commit_db`], which rolls the repeat's writes back and returns the first answer.
-    pub async fn begin_db(&self, db: &Db) -> Result<Tx, Status> {
+    /// the call looked with [`Self::replay`] already, or it leaves a repeat to
+    /// [`Self::commit`], which rolls the repeat's writes back and returns the first answer.
+    pub async fn begin(&self, db: &Db) -> Result<Tx, Status> {
         db.begin()
             .await
             .map_err(|e| error::internal("starting a transaction", e))
@@ -203,7 +103,7 @@ impl IdempotentCall {
 
     /// Saves `response` with the call's writes in `tx` and commits. When a concurrent copy of
     /// the call committed first, this one is rolled back and the winner's answer returned.
-    pub async fn commit_db<R: Message + Default>(
+    pub async fn commit<R: Message + Default>(
         &self,
         db: &Db,
         mut tx: Tx,
@@ -232,7 +132,7 @@ impl IdempotentCall {
         tx.rollback()
             .await
             .map_err(|e| error::internal("rolling back a duplicate", e))?;
-        self.replay_db(db).await?.ok_or_else(|| {
+        self.replay(db).await?.ok_or_else(|| {
             error::internal("replaying a concurrent duplicate", "saved answer vanished")
         })
     }
@@ -269,39 +169,41 @@ impl IdempotentCall {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{connect, testing};
+    use crate::storage::{Checkpoints, testing};
 
     static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
 
     #[tokio::test]
     async fn a_repeat_replays_the_first_answer_and_a_different_request_is_refused() {
         for database in testing::databases().await.unwrap() {
-            let pool = connect(&database.url, &NO_MIGRATIONS).await.unwrap();
+            let db = Db::connect(&database.url, &NO_MIGRATIONS, Checkpoints::Periodic)
+                .await
+                .unwrap();
             let first = prost_types::Duration {
                 seconds: 1,
                 nanos: 0,
             };
             let call = IdempotentCall::new("test.Call", "id-1", &first);
             assert!(
-                call.replay::<prost_types::Duration>(&pool)
+                call.replay::<prost_types::Duration>(&db)
                     .await
                     .unwrap()
                     .is_none()
             );
-            let tx = pool.begin().await.unwrap();
-            call.commit(&pool, tx, first).await.unwrap();
+            let tx = db.begin().await.unwrap();
+            call.commit(&db, tx, first).await.unwrap();
 
-            let tx = pool.begin().await.unwrap();
+            let tx = db.begin().await.unwrap();
             let second_answer = prost_types::Duration {
                 seconds: 2,
                 nanos: 0,
             };
-            let replayed = call.commit(&pool, tx, second_answer).await.unwrap();
+            let replayed = call.commit(&db, tx, second_answer).await.unwrap();
             assert_eq!(replayed, first, "{:?}", database.backend);
 
             let other = IdempotentCall::new("test.Call", "id-1", &prost_types::Duration::default());
             let refused = other
-                .replay::<prost_types::Duration>(&pool)
+                .replay::<prost_types::Duration>(&db)
                 .await
                 .unwrap_err();
             assert_eq!(refused.code(), Code::AlreadyExists);

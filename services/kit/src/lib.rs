@@ -11,9 +11,11 @@
 //!   `ErrorInfo`; internal causes are logged, never returned.
 //! - [`validate`]: the shared parsers that turn proto fields into domain values and collect
 //!   field violations on the way.
-//! - [`storage`]: sqlx pools over SQLite (embedded default) or PostgreSQL, with migrations.
+//! - [`db`]: the stores' database: SQLite (embedded default) called on the caller's thread,
+//!   PostgreSQL through a sqlx pool; one API for both.
+//! - [`storage`]: engines, migrations, SQLite's background checkpoint, record encoding.
 //! - [`idempotency`]: AIP-155 request ids: a repeat returns the saved first answer.
-//! - [`writes`]: a call's writes gathered and committed together, in one hand-off on SQLite.
+//! - [`writes`]: statements, and a call's writes gathered and committed together (group commit).
 #![forbid(unsafe_code)]
 
 pub mod admission;

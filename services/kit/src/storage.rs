@@ -1,11 +1,12 @@
-//! Storage pools: SQLite is the embedded default, PostgreSQL when a URL says so. Both run the
-//! same migrations, written in the SQL the two share (TEXT, BIGINT, `$n` parameters).
+//! What the stores share besides [`crate::db`]: which engine a URL names, the migrations (run
+//! through a sqlx pool on both engines, in the SQL the two share: TEXT, BIGINT, `$n`
+//! parameters), the pace of SQLite's background checkpoint, and how records are encoded.
 
 use std::{path::Path, str::FromStr, sync::Once, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    AnyConnection, AnyPool, Connection, Executor,
+    AnyPool, Executor,
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::Migrator,
 };
@@ -37,18 +38,13 @@ impl Backend {
         }
     }
 
-    /// The engine a pool talks to. [`connect`] opens only URLs [`Self::of`] knows; any other
+    /// The engine a pool talks to. [`crate::db::Db::connect`] opens only URLs [`Self::of`]
+    /// knows; any other
     /// counts as PostgreSQL, whose ways (numbered parameters, a plain `BEGIN`) suit most engines.
     pub fn of_pool(pool: &AnyPool) -> Self {
         Self::of(pool.connect_options().database_url.as_str()).unwrap_or(Self::Postgres)
     }
 }
-
-/// Connections of a SQLite pool. One: SQLite runs one writer at a time anyway, and every
-/// other connection, after any write, finds its page cache stale and drops it (unmapping the
-/// file and faulting it in again), while its writers wait in SQLite's sleeping busy handler.
-/// One connection keeps its cache and serves callers in turn as they queue for it.
-const SQLITE_CONNECTIONS: u32 = 1;
 
 /// How a SQLite database's background checkpoint paces itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,25 +58,8 @@ pub enum Checkpoints {
     Small,
 }
 
-/// Opens a pool and brings the schema up to date: `kit`'s tables, then the service's.
-pub async fn connect(url: &str, service_migrations: &Migrator) -> anyhow::Result<AnyPool> {
-    connect_with(url, service_migrations, Checkpoints::Periodic).await
-}
-
-/// [`connect`], with the pace of the background checkpoint on SQLite.
-pub async fn connect_with(
-    url: &str,
-    service_migrations: &Migrator,
-    checkpoints: Checkpoints,
-) -> anyhow::Result<AnyPool> {
-    let pool = migrated_pool(url, service_migrations).await?;
-    if Backend::of(url)? == Backend::Sqlite {
-        checkpoint_in_background(&pool, checkpoints).await?;
-    }
-    Ok(pool)
-}
-
-/// A pool on `url` with the schema brought up to date: `kit`'s tables, then the service's.
+/// A pool on `url` with the schema brought up to date: `kit`'s tables, then the service's. On
+/// SQLite it only runs the migrations, on one connection, and is closed after them.
 pub(crate) async fn migrated_pool(
     url: &str,
     service_migrations: &Migrator,
@@ -92,24 +71,15 @@ pub(crate) async fn migrated_pool(
     }
     let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
     let pool = AnyPoolOptions::new()
-        .max_connections(if backend == Backend::Sqlite {
-            SQLITE_CONNECTIONS
-        } else {
-            16
-        })
+        .max_connections(if backend == Backend::Sqlite { 1 } else { 16 })
         .acquire_timeout(Duration::from_secs(10))
-        // Pinging a SQLite connection before each use proves nothing (the file is local) and
-        // costs a round trip to its worker thread; a PostgreSQL connection may have died.
-        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |connection, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
-                    // WAL lets readers work while one writer commits; a writer waits, not fails.
-                    // A connection drops its whole page cache whenever another one (another
-                    // process, such as a bulk import) has written since its last read: with the
-                    // file memory-mapped it reads pages in place instead of copying them again.
+                    // The log mode stays with the file; another process (a bulk import) may
+                    // hold the write lock for a while.
                     connection
-                        .execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;")
+                        .execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;")
                         .await?;
                 }
                 Ok(())
@@ -123,17 +93,6 @@ pub(crate) async fn migrated_pool(
     Ok(pool)
 }
 
-/// A connection of its own for reading a whole table once (a register loaded at start): taken
-/// out of the pool and closed when dropped. On SQLite it reads without the memory map, through
-/// which every page of the scan would stay in the process's resident memory.
-pub async fn scan_connection(pool: &AnyPool) -> sqlx::Result<AnyConnection> {
-    let mut connection = pool.acquire().await?.detach();
-    if connection.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
-        connection.execute("PRAGMA mmap_size = 0").await?;
-    }
-    Ok(connection)
-}
-
 /// Pauses between background checkpoints: the shortest, the longest while commits arrive, and
 /// the longest once the log has stopped growing.
 const CHECKPOINT_PAUSE_MIN: Duration = Duration::from_millis(1);
@@ -141,41 +100,6 @@ const CHECKPOINT_WHILE_WRITING: Duration = Duration::from_millis(10);
 const CHECKPOINT_WHEN_IDLE: Duration = Duration::from_millis(320);
 /// Log frames (pages) a [`Checkpoints::Small`] checkpoint aims to copy.
 pub const FRAMES_PER_CHECKPOINT: i64 = 16;
-
-/// SQLite checkpoints its write-ahead log every 1,000 pages inside the commit that crosses the
-/// mark, which then takes ten times longer than the others. So a background task checkpoints
-/// on a connection of its own (the pool's connection never waits behind its fsync), every
-/// 10 ms while commits arrive. Paced [`Checkpoints::Small`], it halves its pause (down to
-/// 1 ms) after a checkpoint that copied more than [`FRAMES_PER_CHECKPOINT`] pages and doubles
-/// it (up to 10 ms) after one that copied less than half as many. When nothing is written the
-/// pause doubles up to a third of a second. The task ends when the pool is closed.
-async fn checkpoint_in_background(pool: &AnyPool, checkpoints: Checkpoints) -> anyhow::Result<()> {
-    let mut connection = pool
-        .acquire()
-        .await
-        .context("opening the checkpoint connection")?
-        .detach();
-    let pool = pool.clone();
-    tokio::spawn(async move {
-        let mut pacer = CheckpointPacer::new(checkpoints);
-        loop {
-            tokio::time::sleep(pacer.pause()).await;
-            if pool.is_closed() {
-                let _ = connection.close().await;
-                return;
-            }
-            // The answer is (busy, frames in the log, frames checkpointed).
-            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
-                .fetch_one(&mut connection)
-                .await
-            {
-                Ok((_, logged, checkpointed)) => pacer.saw((logged, checkpointed)),
-                Err(error) => tracing::warn!(%error, "background checkpoint failed"),
-            }
-        }
-    });
-    Ok(())
-}
 
 /// When a background checkpoint runs next.
 pub(crate) struct CheckpointPacer {
@@ -305,23 +229,6 @@ pub fn decode_record<T: prost::Message + Default>(text: &str) -> anyhow::Result<
     );
     let bytes = lz4_flex::block::decompress(block, size)?;
     Ok(T::decode(bytes.as_slice())?)
-}
-
-/// Reads one encoded record; `query` selects a single TEXT column by one `$1` parameter.
-pub async fn fetch_record<'e, T, E>(
-    executor: E,
-    query: &str,
-    key: &str,
-) -> anyhow::Result<Option<T>>
-where
-    T: prost::Message + Default,
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let row: Option<(String,)> = sqlx::query_as(query)
-        .bind(key)
-        .fetch_optional(executor)
-        .await?;
-    row.map(|(text,)| decode_record(&text)).transpose()
 }
 
 /// Milliseconds since the Unix epoch, as stored in BIGINT columns.

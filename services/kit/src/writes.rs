@@ -1,12 +1,10 @@
-//! The writes of one call, gathered first and committed together: on SQLite as one script
-//! (`BEGIN IMMEDIATE; …; COMMIT`) that the connection's worker thread runs in a single hand-off,
-//! instead of one hand-off there and back for every statement; on PostgreSQL as one transaction.
-//! A [`GroupWriter`] commits the writes of concurrent calls to one database in one transaction.
+//! Statements, and the writes of one call gathered first and committed together in one
+//! transaction. A [`GroupWriter`] commits the writes of concurrent calls to one database in one
+//! transaction.
 
-use std::{borrow::Cow, fmt::Write as _, future::Future};
+use std::{borrow::Cow, future::Future};
 
-use futures::TryStreamExt;
-use sqlx::{Any, AnyConnection, Database, Either, Executor, Sqlite, query::Query};
+use sqlx::{Any, query::Query};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::Db;
@@ -93,69 +91,6 @@ impl Statement {
             .iter()
             .fold(sqlx::query(&self.sql), |query, param| param.bind_to(query))
     }
-
-    /// Runs the statement alone, inside a transaction the caller holds; the rows it changed.
-    pub async fn execute(&self, connection: &mut AnyConnection) -> sqlx::Result<u64> {
-        Ok(self.query().execute(connection).await?.rows_affected())
-    }
-}
-
-/// Runs `statements` in order inside a transaction the caller holds; the rows each one
-/// changed. On SQLite they go to the connection's worker thread as one script, in a single
-/// hand-off; the script's text repeats with the statements' shape, so it is prepared once.
-pub async fn execute_all(
-    statements: &[Statement],
-    connection: &mut AnyConnection,
-) -> sqlx::Result<Vec<u64>> {
-    if connection.backend_name() != Sqlite::NAME {
-        let mut changed = Vec::with_capacity(statements.len());
-        for statement in statements {
-            changed.push(statement.execute(connection).await?);
-        }
-        return Ok(changed);
-    }
-    let mut script = String::new();
-    push_statements(statements, &mut script);
-    let changed: Vec<u64> = connection
-        .fetch_many(bind_all(&script, statements))
-        .try_filter_map(|step| async move {
-            Ok(match step {
-                Either::Left(done) => Some(done.rows_affected()),
-                Either::Right(_) => None,
-            })
-        })
-        .try_collect()
-        .await?;
-    if changed.len() != statements.len() {
-        return Err(sqlx::Error::Protocol(format!(
-            "a script of {} statements reported {} results",
-            statements.len(),
-            changed.len()
-        )));
-    }
-    Ok(changed)
-}
-
-/// `script` with the parameters of every statement bound in order.
-fn bind_all<'q>(
-    script: &'q str,
-    statements: &'q [Statement],
-) -> Query<'q, Any, sqlx::any::AnyArguments<'q>> {
-    statements
-        .iter()
-        .flat_map(|statement| &statement.params)
-        .fold(sqlx::query(script), |query, param| param.bind_to(query))
-}
-
-/// Appends the statements to `script`, each one's parameters renumbered after the ones before
-/// it (SQLite numbers `$n` across the whole script).
-fn push_statements(statements: &[Statement], script: &mut String) {
-    let mut offset = 0;
-    for statement in statements {
-        renumber(&statement.sql, offset, script);
-        script.push_str(";\n");
-        offset += statement.params.len();
-    }
 }
 
 /// Statements to commit in one transaction, in order.
@@ -179,8 +114,8 @@ impl WriteBatch {
     }
 
     /// Commits every statement or none.
-    pub async fn commit(self, db: impl Into<Db>) -> anyhow::Result<()> {
-        self.run(&db.into()).await
+    pub async fn commit(self, db: &Db) -> anyhow::Result<()> {
+        self.run(db).await
     }
 
     async fn run(&self, db: &Db) -> anyhow::Result<()> {
@@ -223,7 +158,7 @@ struct Queued<C: GroupCommit> {
 /// Commits the writes of concurrent callers to one database together, in one transaction a
 /// group (group commit): each commit writes every page it touched to the write-ahead log, so
 /// the callers of a group share the pages they all append to (a table's last leaf, an index by
-/// time) and one hand-off to the connection. A group that fails (a repeated request meets its
+/// time) and one commit. A group that fails (a repeated request meets its
 /// first idempotency record) is rolled back, and its callers' writes are committed one by one.
 pub struct GroupWriter<C: GroupCommit = Batches> {
     db: Db,
@@ -242,13 +177,10 @@ impl<C: GroupCommit> Clone for GroupWriter<C> {
 impl<C: GroupCommit> GroupWriter<C> {
     /// A writer over `db` that commits with `committer`, with its task; the task ends when
     /// the last clone is dropped.
-    pub fn with(db: impl Into<Db>, committer: C) -> Self {
+    pub fn with(db: Db, committer: C) -> Self {
         let (queue, queued) = mpsc::channel(GROUP_QUEUE);
         tokio::spawn(write_queued(committer, queued));
-        Self {
-            db: db.into(),
-            queue,
-        }
+        Self { db, queue }
     }
 
     pub fn db(&self) -> &Db {
@@ -269,8 +201,7 @@ impl<C: GroupCommit> GroupWriter<C> {
 
 impl GroupWriter {
     /// A writer of [`WriteBatch`]es over `db`.
-    pub fn new(db: impl Into<Db>) -> Self {
-        let db = db.into();
+    pub fn new(db: Db) -> Self {
         Self::with(db.clone(), Batches(db))
     }
 }
@@ -323,40 +254,12 @@ impl GroupCommit for Batches {
     }
 }
 
-/// Copies `sql` with every `$n` written as `$(n + offset)`. The stores' statements hold no `$`
-/// inside string literals, which this does not look into.
-fn renumber(sql: &str, offset: usize, out: &mut String) {
-    let mut rest = sql;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..=at]);
-        rest = &rest[at + 1..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        match rest[..digits].parse::<usize>() {
-            Ok(number) => {
-                let _ = write!(out, "{}", number + offset);
-            }
-            Err(_) => out.push_str(&rest[..digits]),
-        }
-        rest = &rest[digits..];
-    }
-    out.push_str(rest);
-}
-
 #[cfg(test)]
 mod tests {
-    use sqlx::AnyPool;
-
     use super::*;
-    use crate::storage::{Checkpoints, connect, testing};
+    use crate::storage::{Checkpoints, testing};
 
     static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
-
-    #[test]
-    fn parameters_are_numbered_after_the_statements_before_them() {
-        let mut script = String::new();
-        renumber("INSERT INTO t (a, b) VALUES ($1, $2) -- $x", 3, &mut script);
-        assert_eq!(script, "INSERT INTO t (a, b) VALUES ($4, $5) -- $x");
-    }
 
     fn insert(id: i64, label: Option<&str>) -> Statement {
         Statement::new("INSERT INTO batch_test (id, label) VALUES ($1, $2)")
@@ -364,23 +267,12 @@ mod tests {
             .bind(label)
     }
 
-    /// A pool on `url` with an empty `batch_test` table.
-    async fn pool_with_table(url: &str) -> AnyPool {
-        let pool = connect(url, &NO_MIGRATIONS).await.unwrap();
-        sqlx::query("CREATE TABLE batch_test (id BIGINT PRIMARY KEY, label TEXT)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool
-    }
-
-    async fn rows(db: impl Into<Db>) -> Vec<(i64, Option<String>)> {
-        db.into()
-            .fetch_all(&Statement::new(
-                "SELECT id, label FROM batch_test ORDER BY id",
-            ))
-            .await
-            .unwrap()
+    async fn rows(db: &Db) -> Vec<(i64, Option<String>)> {
+        db.fetch_all(&Statement::new(
+            "SELECT id, label FROM batch_test ORDER BY id",
+        ))
+        .await
+        .unwrap()
     }
 
     /// A database on `url`, SQLite called directly, with an empty `batch_test` table.
@@ -458,49 +350,6 @@ mod tests {
             assert_eq!(stored.len(), 1 + 2 * 37, "{:?}", database.backend);
             assert!(
                 stored.iter().all(|(id, _)| *id != 70),
-                "{:?}",
-                database.backend
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn statements_in_a_held_transaction_report_the_rows_each_changed_on_every_backend() {
-        for database in testing::databases().await.unwrap() {
-            let pool = pool_with_table(&database.url).await;
-            let statements = [
-                insert(1, Some("one")),
-                insert(2, Some("two")),
-                Statement::new(
-                    "INSERT INTO batch_test (id, label) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(1)
-                .bind("again"),
-                Statement::new("UPDATE batch_test SET label = $1 WHERE id >= $2")
-                    .bind("many")
-                    .bind(1),
-                Statement::new("UPDATE batch_test SET label = $1 WHERE id = $2")
-                    .bind("none")
-                    .bind(99),
-            ];
-            let mut tx = pool.begin().await.unwrap();
-            let changed = execute_all(&statements, &mut tx).await.unwrap();
-            assert_eq!(changed, vec![1, 1, 0, 2, 0], "{:?}", database.backend);
-            tx.rollback().await.unwrap();
-            assert!(rows(&pool).await.is_empty(), "{:?}", database.backend);
-
-            // The same shape again (on SQLite, the cached script) with other values.
-            let mut tx = pool.begin().await.unwrap();
-            let again = [insert(5, None), insert(5, None)];
-            assert!(execute_all(&again, &mut tx).await.is_err());
-            drop(tx);
-            let mut tx = pool.begin().await.unwrap();
-            let changed = execute_all(&statements[..2], &mut tx).await.unwrap();
-            tx.commit().await.unwrap();
-            assert_eq!(changed, vec![1, 1], "{:?}", database.backend);
-            assert_eq!(
-                rows(&pool).await,
-                vec![(1, Some("one".into())), (2, Some("two".into()))],
                 "{:?}",
                 database.backend
             );

@@ -4,7 +4,7 @@
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, StartDb},
+    idempotency::{IdempotentCall, Start},
     validate,
 };
 use bordermesh_proto::{common::v1 as common, customs::v1 as pb};
@@ -117,9 +117,9 @@ impl CustomsApi {
             .into_result(id.zip(reason_text))?
             .ok_or_else(|| error::internal("reading an invalidation", "no value, no violation"))?;
         let call = IdempotentCall::new(INVALIDATE_DECLARATION, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let mut declaration = self.held_declaration(&mut tx, id).await?;
         let invalidates = examination::invalidates(&state(&declaration));
@@ -145,7 +145,7 @@ impl CustomsApi {
         let response = pb::InvalidateDeclarationResponse {
             declaration: Some(declaration),
         };
-        call.commit_db(self.store.db(), tx, response).await
+        call.commit(self.store.db(), tx, response).await
     }
 
     pub(super) async fn examine(
@@ -193,9 +193,9 @@ impl CustomsApi {
             .into_result(id.zip(officer).zip(result))?
             .ok_or_else(|| error::internal("reading an examination", "no value, no violation"))?;
         let call = IdempotentCall::new(RECORD_EXAMINATION, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let mut declaration = self.held_declaration(&mut tx, id).await?;
         let verdict = examination::examine(&state(&declaration), result).map_err(|rejection| {
@@ -247,6 +247,6 @@ impl CustomsApi {
         let response = pb::RecordExaminationResponse {
             declaration: Some(declaration),
         };
-        call.commit_db(self.store.db(), tx, response).await
+        call.commit(self.store.db(), tx, response).await
     }
 }

@@ -5,7 +5,7 @@
 use bordermesh_kit::{
     db::Tx,
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, StartDb},
+    idempotency::{IdempotentCall, Start},
     validate,
 };
 use bordermesh_proto::{common::v1 as common, identity::v1 as pb};
@@ -387,9 +387,9 @@ impl IdentityApi {
     ) -> Result<pb::RefuseEntryResponse, Status> {
         let (id, refusal) = read_refuse_entry(&request)?;
         let call = IdempotentCall::new(REFUSE_ENTRY, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let (stored, state, crossing) = self.held_check(&mut tx, id).await?;
         let change = second_line::refuse_entry(&state).map_err(rejected)?;
@@ -410,7 +410,7 @@ impl IdentityApi {
         .await?;
         tracing::info!(check_id = %id, changed = change != Change::Unchanged, "entry refused");
         let response = pb::RefuseEntryResponse { check: Some(check) };
-        call.commit_db(self.store.db(), tx, response).await
+        call.commit(self.store.db(), tx, response).await
     }
 
     pub(super) async fn withdraw_exit(
@@ -419,9 +419,9 @@ impl IdentityApi {
     ) -> Result<pb::WithdrawExitResponse, Status> {
         let (id, text) = read_withdraw_exit(&request)?;
         let call = IdempotentCall::new(WITHDRAW_EXIT, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let (stored, state, crossing) = self.held_check(&mut tx, id).await?;
         let withdraws = second_line::withdraw_exit(&state).map_err(rejected)?;
@@ -449,7 +449,7 @@ impl IdentityApi {
         }
         tracing::info!(check_id = %id, changed = withdraws, "exit withdrawn");
         let response = pb::WithdrawExitResponse { check: Some(check) };
-        call.commit_db(self.store.db(), tx, response).await
+        call.commit(self.store.db(), tx, response).await
     }
 
     pub(super) async fn record_interview_outcome(
@@ -458,9 +458,9 @@ impl IdentityApi {
     ) -> Result<pb::RecordInterviewOutcomeResponse, Status> {
         let interview = read_interview(&request)?;
         let call = IdempotentCall::new(RECORD_INTERVIEW_OUTCOME, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let (stored, state, crossing) = self.held_check(&mut tx, interview.check_id).await?;
         let change = second_line::interview(&state, interview.outcome).map_err(rejected)?;
@@ -520,6 +520,6 @@ impl IdentityApi {
             "second line decided"
         );
         let response = pb::RecordInterviewOutcomeResponse { check: Some(check) };
-        call.commit_db(self.store.db(), tx, response).await
+        call.commit(self.store.db(), tx, response).await
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use bordermesh_kit::{
     db::Tx,
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, StartDb},
+    idempotency::{IdempotentCall, Start},
     storage::now_millis,
     validate,
 };
@@ -369,9 +369,9 @@ impl SanitaryApi {
         let call = IdempotentCall::new(ASSESS_CONSIGNMENTS, &request.request_id, &request);
         // The lookups run in the transaction of the writes, on one connection: a repeat is
         // answered before them, as they would see its own links and call them conflicts.
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         self.presentations(&mut tx, &mut command.drafts).await?;
         let context = Context {
@@ -443,7 +443,7 @@ impl SanitaryApi {
         let response = pb::AssessConsignmentsResponse {
             assessment: Some(record),
         };
-        call.commit_db(self.store.db(), tx, response).await
+        call.commit(self.store.db(), tx, response).await
     }
 
     /// Presents a new CHED with a consignment: it moves to in progress, linked to this one.

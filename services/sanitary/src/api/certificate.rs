@@ -3,7 +3,7 @@
 
 use bordermesh_kit::{
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, StartDb},
+    idempotency::{IdempotentCall, Start},
     validate,
 };
 use bordermesh_proto::sanitary::v1 as pb;
@@ -138,9 +138,9 @@ impl SanitaryApi {
     ) -> Result<pb::SubmitPhytosanitaryCertificateResponse, Status> {
         self.validate_certificate(&request)?;
         let call = IdempotentCall::new(SUBMIT_CERTIFICATE, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let mut certificate = request.certificate.unwrap_or_default();
         // Consignments name the certificate by its id; spaces around it are not part of it.
@@ -162,7 +162,7 @@ impl SanitaryApi {
             ));
         }
         tracing::info!(certificate_id = %certificate.certificate_id, "phytosanitary certificate received");
-        call.commit_db(
+        call.commit(
             self.store.db(),
             tx,
             pb::SubmitPhytosanitaryCertificateResponse {

@@ -4,7 +4,7 @@
 use bordermesh_kit::{
     db::Tx,
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, StartDb},
+    idempotency::{IdempotentCall, Start},
     validate,
 };
 use bordermesh_proto::{common::v1 as common, sanitary::v1 as pb};
@@ -167,7 +167,7 @@ impl SanitaryApi {
     ) -> Result<pb::SubmitChedResponse, Status> {
         let parsed = self.parse_part_i(&request)?;
         let call = IdempotentCall::new(SUBMIT_CHED, &request.request_id, &request);
-        if let Some(saved) = call.replay_db(self.store.db()).await? {
+        if let Some(saved) = call.replay(self.store.db()).await? {
             return Ok(saved);
         }
         let today = super::today();
@@ -180,7 +180,7 @@ impl SanitaryApi {
             late_pre_notification: ched::is_late(today, parsed.arrival),
             ..Default::default()
         };
-        let mut tx = call.begin_db(self.store.db()).await?;
+        let mut tx = call.begin(self.store.db()).await?;
         let mut stored = false;
         for attempt in 0..REFERENCE_ATTEMPTS {
             let seed = format!("{}#{attempt}", request.request_id);
@@ -201,7 +201,7 @@ impl SanitaryApi {
             ));
         }
         tracing::info!(reference = %ched.reference, late = ched.late_pre_notification, "CHED Part I submitted");
-        call.commit_db(
+        call.commit(
             self.store.db(),
             tx,
             pb::SubmitChedResponse { ched: Some(ched) },
@@ -287,9 +287,9 @@ impl SanitaryApi {
             .into_result(reference.zip(subject))?
             .unwrap_or_default();
         let call = IdempotentCall::new(PRESENT_CHED, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let mut assessment = self
             .store
@@ -359,7 +359,7 @@ impl SanitaryApi {
             .await
             .map_err(|e| error::internal("updating an assessment", e))?;
         tracing::info!(reference = %ched.reference, assessment_id = %assessment.assessment_id, "CHED presented");
-        call.commit_db(
+        call.commit(
             self.store.db(),
             tx,
             pb::PresentChedResponse {
@@ -408,9 +408,9 @@ impl SanitaryApi {
         convert::optional_text("notes", &request.notes, &mut violations);
         let reference = violations.into_result(reference)?.unwrap_or_default();
         let call = IdempotentCall::new(RECORD_INSPECTION_RESULT, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let compliant = outcome == Some(pb::InspectionOutcome::Compliant);
         let (mut ched, from, to) = self
@@ -456,7 +456,7 @@ impl SanitaryApi {
         self.decide_assessment(&mut tx, &ched, &decision, compliant)
             .await?;
         tracing::info!(reference = %ched.reference, compliant, "CHED Part II decided");
-        call.commit_db(
+        call.commit(
             self.store.db(),
             tx,
             pb::RecordInspectionResultResponse { ched: Some(ched) },
@@ -524,9 +524,9 @@ impl SanitaryApi {
             .into_result(reference.zip(description))?
             .unwrap_or_default();
         let call = IdempotentCall::new(RECORD_FOLLOW_UP, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let (mut ched, from, to) = self
             .ched_for(&mut tx, &reference, Transition::FollowUp)
@@ -537,7 +537,7 @@ impl SanitaryApi {
             recorded_on: Some(validate::date_to_proto(super::today())),
         });
         self.save_transition(&mut tx, &ched, from).await?;
-        call.commit_db(
+        call.commit(
             self.store.db(),
             tx,
             pb::RecordFollowUpResponse { ched: Some(ched) },
@@ -558,9 +558,9 @@ impl SanitaryApi {
             .into_result(reference.zip(reason))?
             .unwrap_or_default();
         let call = IdempotentCall::new(CANCEL_CHED, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let (mut ched, from, to) = self
             .ched_for(&mut tx, &reference, Transition::Cancel)
@@ -568,7 +568,7 @@ impl SanitaryApi {
         ched.status = convert::status_to_proto(to).into();
         ched.cancellation_reason = reason;
         self.save_transition(&mut tx, &ched, from).await?;
-        call.commit_db(
+        call.commit(
             self.store.db(),
             tx,
             pb::CancelChedResponse { ched: Some(ched) },

@@ -83,7 +83,7 @@ impl SanitaryApi {
     ) -> Result<pb::CheckLuggageResponse, Status> {
         let (crossing_point, items) = self.parse_luggage(&request)?;
         let call = IdempotentCall::new(CHECK_LUGGAGE, &request.request_id, &request);
-        if let Some(saved) = call.replay_db(self.store.db()).await? {
+        if let Some(saved) = call.replay(self.store.db()).await? {
             return Ok(saved);
         }
         let outcomes = self.rules.luggage.check(&items);
@@ -116,13 +116,13 @@ impl SanitaryApi {
                 }
             }
         }
-        let mut tx = call.begin_db(self.store.db()).await?;
+        let mut tx = call.begin(self.store.db()).await?;
         self.store
             .insert_luggage_check(&mut tx, &crossing_point, &check)
             .await
             .map_err(|e| error::internal("recording a luggage check", e))?;
         tracing::info!(check_id = %check.check_id, seizures = check.seizures.len(), "luggage checked");
-        call.commit_db(
+        call.commit(
             self.store.db(),
             tx,
             pb::CheckLuggageResponse { check: Some(check) },

@@ -6,7 +6,7 @@
 use bordermesh_kit::{
     db::Tx,
     error::{self, FieldViolations},
-    idempotency::{IdempotentCall, StartDb},
+    idempotency::{IdempotentCall, Start},
     validate,
 };
 use bordermesh_proto::{common::v1 as common, sanitary::v1 as pb};
@@ -96,9 +96,9 @@ impl SanitaryApi {
             "reading an assessment",
         )?;
         let call = IdempotentCall::new(RELEASE_ASSESSMENT, &request.request_id, &request);
-        let mut tx = match call.start_db(self.store.db()).await? {
-            StartDb::Replayed(saved) => return Ok(saved),
-            StartDb::Fresh(tx) => tx,
+        let mut tx = match call.start(self.store.db()).await? {
+            Start::Replayed(saved) => return Ok(saved),
+            Start::Fresh(tx) => tx,
         };
         let mut released_cheds = Vec::new();
         if first_read.status() != pb::AssessmentStatus::Released {
@@ -126,7 +126,7 @@ impl SanitaryApi {
             let response = pb::ReleaseAssessmentResponse {
                 assessment: Some(assessment),
             };
-            return call.commit_db(self.store.db(), tx, response).await;
+            return call.commit(self.store.db(), tx, response).await;
         }
         let mut released_certificates = Vec::new();
         for consignment in &mut assessment.consignments {
@@ -177,6 +177,6 @@ impl SanitaryApi {
         let response = pb::ReleaseAssessmentResponse {
             assessment: Some(assessment),
         };
-        call.commit_db(self.store.db(), tx, response).await
+        call.commit(self.store.db(), tx, response).await
     }
 }
