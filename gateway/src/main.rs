@@ -13,12 +13,6 @@ use bordermesh_kit::{
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-/// mimalloc's per-thread free lists: a crossing allocates and frees many small buffers (protobuf
-/// messages, HTTP/2 frames, records) across the runtime's threads, where it measured about a
-/// sixth less CPU a crossing than the system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "bordermesh",
