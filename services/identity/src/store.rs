@@ -338,14 +338,16 @@ impl Store {
 
     /// Every report's fingerprint, read on a connection of its own, for (re)building the filter.
     pub async fn report_fingerprints(&self) -> anyhow::Result<Vec<u64>> {
-        let rows: Vec<(i64,)> = self
-            .db
-            .scan(Statement::new("SELECT fingerprint FROM document_reports"))
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(fingerprint,)| fingerprint as u64)
-            .collect())
+        self.db
+            .scan(
+                Statement::new("SELECT fingerprint FROM document_reports"),
+                Vec::new(),
+                |fingerprints, (fingerprint,): (i64,)| {
+                    fingerprints.push(fingerprint as u64);
+                    Ok(())
+                },
+            )
+            .await
     }
 }
 
@@ -438,11 +440,16 @@ impl Store {
 
     /// Every alert, read on a connection of its own, for building the index at start.
     pub async fn all_alerts(&self) -> anyhow::Result<Vec<WatchlistEntry>> {
-        let rows: Vec<(String,)> = self
-            .db
-            .scan(Statement::new("SELECT record FROM watchlist_entries"))
-            .await?;
-        rows.iter().map(|(record,)| decode_record(record)).collect()
+        self.db
+            .scan(
+                Statement::new("SELECT record FROM watchlist_entries"),
+                Vec::new(),
+                |entries, (record,): (String,)| {
+                    entries.push(decode_record(&record)?);
+                    Ok(())
+                },
+            )
+            .await
     }
 }
 

@@ -36,7 +36,7 @@ enum Engine {
         connection: Arc<Mutex<Connection>>,
         path: Arc<PathBuf>,
     },
-    Pool(AnyPool),
+    Postgres(AnyPool),
 }
 
 /// Prepared statements a SQLite connection keeps: every statement the stores run, with room.
@@ -47,15 +47,6 @@ const SQLITE_STATEMENT_CACHE: usize = 256;
 /// process loses nothing committed. Pages are read in place through the memory map.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
     PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;";
-
-impl From<AnyPool> for Db {
-    /// A database reached through a sqlx pool, as PostgreSQL always is.
-    fn from(pool: AnyPool) -> Self {
-        Self {
-            engine: Engine::Pool(pool),
-        }
-    }
-}
 
 impl Db {
     /// Opens the database a URL names and brings its schema up to date: `kit`'s tables, then
@@ -68,7 +59,9 @@ impl Db {
     ) -> anyhow::Result<Self> {
         let pool = storage::migrated_pool(url, service_migrations).await?;
         if Backend::of(url)? == Backend::Postgres {
-            return Ok(Self::from(pool));
+            return Ok(Self {
+                engine: Engine::Postgres(pool),
+            });
         }
         pool.close().await;
         let path = sqlite_path(url)?;
@@ -86,7 +79,7 @@ impl Db {
     pub fn backend(&self) -> Backend {
         match &self.engine {
             Engine::Sqlite { .. } => Backend::Sqlite,
-            Engine::Pool(pool) => Backend::of_pool(pool),
+            Engine::Postgres(_) => Backend::Postgres,
         }
     }
 
@@ -104,16 +97,9 @@ impl Db {
                     inner: TxInner::Sqlite(connection),
                 })
             }
-            Engine::Pool(pool) => {
-                let begun = if Backend::of_pool(pool) == Backend::Sqlite {
-                    pool.begin_with("BEGIN IMMEDIATE").await
-                } else {
-                    pool.begin().await
-                };
-                Ok(Tx {
-                    inner: TxInner::Pool(begun.context("starting a transaction")?),
-                })
-            }
+            Engine::Postgres(pool) => Ok(Tx {
+                inner: TxInner::Postgres(pool.begin().await.context("starting a transaction")?),
+            }),
         }
     }
 
@@ -123,7 +109,7 @@ impl Db {
             Engine::Sqlite { connection, .. } => {
                 sqlite_execute(&*connection.lock().await, statement)
             }
-            Engine::Pool(pool) => any_execute(pool, statement).await,
+            Engine::Postgres(pool) => any_execute(pool, statement).await,
         }
     }
 
@@ -143,7 +129,7 @@ impl Db {
     pub async fn fetch_all<T: FromRow>(&self, statement: &Statement) -> anyhow::Result<Vec<T>> {
         match &self.engine {
             Engine::Sqlite { connection, .. } => sqlite_fetch(&*connection.lock().await, statement),
-            Engine::Pool(pool) => any_fetch(pool, statement).await,
+            Engine::Postgres(pool) => any_fetch(pool, statement).await,
         }
     }
 
@@ -156,29 +142,38 @@ impl Db {
         row.map(|(text,)| decode_record(&text)).transpose()
     }
 
-    /// Every row of a large read (a register loaded at start) from a connection of its own,
-    /// so that the stores' connection serves calls meanwhile. On SQLite it reads without the
-    /// memory map, through which every page of the scan would stay in the process's memory.
-    pub async fn scan<T: FromRow + Send + 'static>(
+    /// Reads every row of a large table (a register loaded at start) on a connection of its
+    /// own, so that the stores' connection serves calls meanwhile, and folds each row into
+    /// `into` as it comes instead of holding them all. On SQLite it reads without the memory
+    /// map, through which every page of the scan would stay in the process's memory.
+    pub async fn scan<T, A>(
         &self,
         statement: Statement,
-    ) -> anyhow::Result<Vec<T>> {
+        mut into: A,
+        mut fold: impl FnMut(&mut A, T) -> anyhow::Result<()> + Send + 'static,
+    ) -> anyhow::Result<A>
+    where
+        T: FromRow,
+        A: Send + 'static,
+    {
         match &self.engine {
             Engine::Sqlite { path, .. } => {
                 let path = path.clone();
                 tokio::task::spawn_blocking(move || {
                     let connection = open_sqlite(&path, false)?;
-                    sqlite_fetch(&connection, &statement)
+                    sqlite_rows(&connection, &statement, |row| fold(&mut into, row))?;
+                    Ok(into)
                 })
                 .await
                 .context("the scan stopped")?
             }
-            Engine::Pool(pool) => {
+            Engine::Postgres(pool) => {
                 let mut connection = pool.acquire().await?.detach();
-                if connection.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
-                    connection.execute("PRAGMA mmap_size = 0").await?;
+                let mut rows = statement.query().fetch(&mut connection);
+                while let Some(row) = rows.try_next().await? {
+                    fold(&mut into, T::from_any(&row)?)?;
                 }
-                any_fetch(&mut connection, &statement).await
+                Ok(into)
             }
         }
     }
@@ -194,7 +189,7 @@ impl Db {
                     tracing::warn!(%error, "final checkpoint failed");
                 }
             }
-            Engine::Pool(pool) => pool.close().await,
+            Engine::Postgres(pool) => pool.close().await,
         }
     }
 }
@@ -206,7 +201,7 @@ pub struct Tx {
 
 enum TxInner {
     Sqlite(OwnedMutexGuard<Connection>),
-    Pool(sqlx::Transaction<'static, Any>),
+    Postgres(sqlx::Transaction<'static, Any>),
     Ended,
 }
 
@@ -214,7 +209,7 @@ impl Tx {
     pub async fn execute(&mut self, statement: &Statement) -> anyhow::Result<u64> {
         match &mut self.inner {
             TxInner::Sqlite(connection) => sqlite_execute(connection, statement),
-            TxInner::Pool(tx) => any_execute(&mut **tx, statement).await,
+            TxInner::Postgres(tx) => any_execute(&mut **tx, statement).await,
             TxInner::Ended => anyhow::bail!("the transaction has ended"),
         }
     }
@@ -244,7 +239,7 @@ impl Tx {
     pub async fn fetch_all<T: FromRow>(&mut self, statement: &Statement) -> anyhow::Result<Vec<T>> {
         match &mut self.inner {
             TxInner::Sqlite(connection) => sqlite_fetch(connection, statement),
-            TxInner::Pool(tx) => any_fetch(&mut **tx, statement).await,
+            TxInner::Postgres(tx) => any_fetch(&mut **tx, statement).await,
             TxInner::Ended => anyhow::bail!("the transaction has ended"),
         }
     }
@@ -268,7 +263,7 @@ impl Tx {
                 }
                 committed.context("committing")
             }
-            TxInner::Pool(tx) => tx.commit().await.context("committing"),
+            TxInner::Postgres(tx) => tx.commit().await.context("committing"),
             TxInner::Ended => Ok(()),
         }
     }
@@ -278,7 +273,7 @@ impl Tx {
             TxInner::Sqlite(connection) => {
                 connection.execute_batch("ROLLBACK").context("rolling back")
             }
-            TxInner::Pool(tx) => tx.rollback().await.context("rolling back"),
+            TxInner::Postgres(tx) => tx.rollback().await.context("rolling back"),
             TxInner::Ended => Ok(()),
         }
     }
@@ -406,16 +401,29 @@ fn sqlite_fetch<T: FromRow>(
     connection: &Connection,
     statement: &Statement,
 ) -> anyhow::Result<Vec<T>> {
+    let mut read = Vec::new();
+    sqlite_rows(connection, statement, |row| {
+        read.push(row);
+        Ok(())
+    })?;
+    Ok(read)
+}
+
+/// Hands each row `statement` reads to `each`, in order.
+fn sqlite_rows<T: FromRow>(
+    connection: &Connection,
+    statement: &Statement,
+    mut each: impl FnMut(T) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let mut prepared = sqlite_prepared(connection, statement)?;
     let mut rows = prepared.raw_query();
-    let mut read = Vec::new();
     while let Some(row) = rows
         .next()
         .with_context(|| format!("running {}", statement.sql()))?
     {
-        read.push(T::from_sqlite(row)?);
+        each(T::from_sqlite(row)?)?;
     }
-    Ok(read)
+    Ok(())
 }
 
 async fn any_execute<'e>(
@@ -603,11 +611,18 @@ mod tests {
             tx.execute(&insert(4, None)).await.unwrap();
             tx.rollback().await.unwrap();
             assert_eq!(rows(&db).await.len(), 2, "{:?}", database.backend);
-            let scanned: Vec<(i64,)> = db
-                .scan(Statement::new("SELECT id FROM db_test ORDER BY id"))
+            let scanned = db
+                .scan(
+                    Statement::new("SELECT id FROM db_test ORDER BY id"),
+                    Vec::new(),
+                    |ids, (id,): (i64,)| {
+                        ids.push(id);
+                        Ok(())
+                    },
+                )
                 .await
                 .unwrap();
-            assert_eq!(scanned, vec![(1,), (2,)], "{:?}", database.backend);
+            assert_eq!(scanned, vec![1, 2], "{:?}", database.backend);
         }
     }
 

@@ -37,13 +37,6 @@ impl Backend {
             anyhow::bail!("database URL must start with sqlite: or postgres:")
         }
     }
-
-    /// The engine a pool talks to. [`crate::db::Db::connect`] opens only URLs [`Self::of`]
-    /// knows; any other
-    /// counts as PostgreSQL, whose ways (numbered parameters, a plain `BEGIN`) suit most engines.
-    pub fn of_pool(pool: &AnyPool) -> Self {
-        Self::of(pool.connect_options().database_url.as_str()).unwrap_or(Self::Postgres)
-    }
 }
 
 /// How a SQLite database's background checkpoint paces itself.
