@@ -11,6 +11,7 @@
 use std::{
     path::{Path, PathBuf},
     sync::{Arc, Weak},
+    time::{Duration, Instant},
 };
 
 use anyhow::Context;
@@ -45,8 +46,14 @@ const SQLITE_STATEMENT_CACHE: usize = 256;
 /// What every SQLite connection is set to. WAL lets the checkpoint copy pages while the
 /// connection writes; NORMAL syncs at checkpoints, not at every commit, and a crash of the
 /// process loses nothing committed. Pages are read in place through the memory map.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-    PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;";
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;";
+
+/// How long SQLite waits, in its own sleeping busy handler, for a lock another process holds.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest pause between two attempts at the write lock while another process holds it.
+const WRITE_LOCK_RETRY_MAX: Duration = Duration::from_millis(50);
 
 impl Db {
     /// Opens the database a URL names and brings its schema up to date: `kit`'s tables, then
@@ -89,13 +96,23 @@ impl Db {
     pub async fn begin(&self) -> anyhow::Result<Tx> {
         match &self.engine {
             Engine::Sqlite { connection, .. } => {
-                let connection = connection.clone().lock_owned().await;
-                connection
-                    .execute_batch("BEGIN IMMEDIATE")
-                    .context("starting a transaction")?;
-                Ok(Tx {
-                    inner: TxInner::Sqlite(connection),
-                })
+                let deadline = Instant::now() + SQLITE_BUSY_TIMEOUT;
+                let mut pause = Duration::from_millis(1);
+                loop {
+                    let held = connection.clone().lock_owned().await;
+                    match begin_immediate(&held) {
+                        Ok(()) => {
+                            return Ok(Tx {
+                                inner: TxInner::Sqlite(held),
+                            });
+                        }
+                        Err(error) if is_busy(&error) && Instant::now() < deadline => {}
+                        Err(error) => return Err(error).context("starting a transaction"),
+                    }
+                    drop(held);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(WRITE_LOCK_RETRY_MAX);
+                }
             }
             Engine::Postgres(pool) => Ok(Tx {
                 inner: TxInner::Postgres(pool.begin().await.context("starting a transaction")?),
@@ -389,6 +406,20 @@ fn sqlite_prepared<'c>(
     Ok(prepared)
 }
 
+/// Takes the write lock without waiting for it. When another process (a bulk import) holds it,
+/// the caller's task waits, asleep, and tries again: SQLite's busy handler would sleep on the
+/// runtime's thread, which serves every other call meanwhile.
+fn begin_immediate(connection: &Connection) -> rusqlite::Result<()> {
+    connection.busy_timeout(Duration::ZERO)?;
+    let begun = connection.execute_batch("BEGIN IMMEDIATE");
+    connection.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+    begun
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+}
+
 fn sqlite_execute(connection: &Connection, statement: &Statement) -> anyhow::Result<u64> {
     let mut prepared = sqlite_prepared(connection, statement)?;
     let changed = prepared
@@ -464,6 +495,7 @@ fn open_sqlite(path: &Path, mapped: bool) -> anyhow::Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .with_context(|| format!("opening {}", path.display()))?;
+    connection.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
     connection.execute_batch(SQLITE_PRAGMAS)?;
     if !mapped {
         connection.execute_batch("PRAGMA mmap_size = 0")?;
@@ -506,8 +538,6 @@ fn checkpoint_in_background(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::storage::testing;
 
@@ -624,6 +654,33 @@ mod tests {
                 .unwrap();
             assert_eq!(scanned, vec![1, 2], "{:?}", database.backend);
         }
+    }
+
+    #[tokio::test]
+    async fn a_write_waits_for_another_process_s_lock_without_holding_up_reads() {
+        let database = testing::sqlite().unwrap();
+        let db = db_with_table(&database.url).await;
+        db.execute(&insert(1, Some("one"))).await.unwrap();
+        let other_process = open_sqlite(&sqlite_path(&database.url).unwrap(), false).unwrap();
+        other_process.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+        let writer = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin().await?;
+                tx.execute(&insert(2, None)).await?;
+                tx.commit().await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        // The runtime's one thread still serves reads while the write waits for the lock.
+        let read = tokio::time::timeout(Duration::from_millis(500), rows(&db)).await;
+        assert_eq!(read.unwrap().len(), 1);
+        assert!(!writer.is_finished());
+
+        other_process.execute_batch("COMMIT").unwrap();
+        writer.await.unwrap().unwrap();
+        assert_eq!(rows(&db).await.len(), 2);
     }
 
     #[tokio::test]
