@@ -180,25 +180,15 @@ impl Store {
             .await?;
         Ok(rows
             .into_iter()
-            .map(
-                |(
-                    record_id,
-                    traveller_reference,
-                    compliance,
-                    value_amount,
-                    declared_amount,
-                    currency_code,
-                    cash_forms,
-                )| StoredFiuRecord {
-                    record_id,
-                    traveller_reference,
-                    compliance,
-                    value_amount,
-                    declared_amount,
-                    currency_code,
-                    cash_forms,
-                },
-            )
+            .map(|row| StoredFiuRecord {
+                record_id: row.0,
+                traveller_reference: row.1,
+                compliance: row.2,
+                value_amount: row.3,
+                declared_amount: row.4,
+                currency_code: row.5,
+                cash_forms: row.6,
+            })
             .collect())
     }
 
