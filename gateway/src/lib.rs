@@ -51,8 +51,6 @@ pub async fn serve(config: &Config, handle: ServerHandle) -> anyhow::Result<()> 
     let served = handle
         .serve(SERVICE_NAME, Routes::new(CrossingServiceServer::new(api)))
         .await;
-    // Closing the last connection checkpoints SQLite's write-ahead log into the database file:
-    // that is once the recovery task and the store's writer, which hold the database too, end.
     recovery.abort();
     db.close().await;
     served

@@ -19,9 +19,9 @@ pub struct Store {
 }
 
 /// One change to the gateway's database. A single writer task commits everything queued in one
-/// transaction (group commit): SQLite admits one writer at a time and makes the others sleep in
-/// its busy handler, and PostgreSQL pays a flush per commit, while one commit for the changes
-/// of many crossings costs about what one costs. A drive writes its changes of one moment
+/// transaction (group commit): SQLite writes every page a commit touched to its log, and
+/// PostgreSQL pays a flush per commit, while one commit for the changes of many crossings
+/// costs about what one costs. A drive writes its changes of one moment
 /// together, which then commit or fail together.
 #[derive(Debug, Clone)]
 pub enum Write {

@@ -102,7 +102,6 @@ const UPSERT_REPORT_TAIL: &str = " ON CONFLICT (issuing_state, document_type, do
 #[derive(Clone)]
 pub struct Store {
     db: Db,
-    backend: Backend,
     writer: GroupWriter,
 }
 
@@ -119,13 +118,8 @@ pub struct CheckRow<'a> {
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        let backend = db.backend();
         let writer = GroupWriter::new(db.clone());
-        Self {
-            db,
-            backend,
-            writer,
-        }
+        Self { db, writer }
     }
 
     pub fn db(&self) -> &Db {
@@ -270,7 +264,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO document_reports (issuing_state, document_type, document_number, fingerprint, \
              document_code, status, source, reported_on, created_at) VALUES {}{UPSERT_REPORT_TAIL}",
-            placeholders(reports.len(), 9, self.backend)
+            placeholders(reports.len(), 9, self.db.backend())
         );
         let mut statement = Statement::new(sql);
         let now = now_millis();
@@ -425,7 +419,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO watchlist_entries (alert_id, record, created_at) VALUES {} \
              ON CONFLICT (alert_id) DO NOTHING",
-            placeholders(entries.len(), 3, self.backend)
+            placeholders(entries.len(), 3, self.db.backend())
         );
         let mut statement = Statement::new(sql);
         let now = now_millis();

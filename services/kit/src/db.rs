@@ -67,8 +67,9 @@ impl Db {
         service_migrations: &sqlx::migrate::Migrator,
         checkpoints: Checkpoints,
     ) -> anyhow::Result<Self> {
+        let backend = Backend::of(url)?;
         let pool = storage::migrated_pool(url, service_migrations).await?;
-        if Backend::of(url)? == Backend::Postgres {
+        if backend == Backend::Postgres {
             return Ok(Self {
                 engine: Engine::Postgres(pool),
             });

@@ -114,11 +114,7 @@ impl WriteBatch {
     }
 
     /// Commits every statement or none.
-    pub async fn commit(self, db: &Db) -> anyhow::Result<()> {
-        self.run(db).await
-    }
-
-    async fn run(&self, db: &Db) -> anyhow::Result<()> {
+    pub async fn commit(&self, db: &Db) -> anyhow::Result<()> {
         let mut tx = db.begin().await?;
         tx.execute_all(&self.statements).await?;
         tx.commit().await
@@ -245,12 +241,12 @@ impl GroupCommit for Batches {
                 .flat_map(|batch| batch.statements.iter().cloned())
                 .collect(),
         };
-        together.run(&self.0).await?;
+        together.commit(&self.0).await?;
         Ok(vec![(); group.len()])
     }
 
     async fn alone(&self, batch: &WriteBatch) -> anyhow::Result<()> {
-        batch.run(&self.0).await
+        batch.commit(&self.0).await
     }
 }
 

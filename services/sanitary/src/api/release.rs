@@ -86,9 +86,9 @@ impl SanitaryApi {
             .ok_or_else(|| error::internal("reading a release", "no value and no violation"))?;
         let assessment_id = id.to_string();
         // Which documents to give back, read before the transaction holds the database (on
-        // SQLite, its one connection). Documents are then changed first and the assessment last: the order
-        // RecordInspectionResult takes too, so that a release and a decision never wait on each
-        // other.
+        // SQLite, its one connection). Documents are then changed first and the assessment
+        // last: the order RecordInspectionResult takes too, so that a release and a decision
+        // never wait on each other.
         let first_read = error::found(
             self.store.get_assessment(id).await,
             "Assessment",
