@@ -13,6 +13,13 @@ use bordermesh_kit::{
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+// glibc's malloc took about a sixth of a crossing's CPU (its fastbin consolidation and arena
+// locks); jemalloc gives that back and, unlike mimalloc, returns what the document register's
+// load frees (see BENCHMARKS.md).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "bordermesh",
