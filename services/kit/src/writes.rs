@@ -115,9 +115,7 @@ impl WriteBatch {
 
     /// Commits every statement or none.
     pub async fn commit(&self, db: &Db) -> anyhow::Result<()> {
-        let mut tx = db.begin().await?;
-        tx.execute_all(&self.statements).await?;
-        tx.commit().await
+        db.execute_atomically(&self.statements).await
     }
 }
 
