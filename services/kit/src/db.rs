@@ -685,9 +685,11 @@ mod tests {
     #[test]
     fn a_postgres_script_writes_each_parameter_as_a_typed_literal_outside_quotes_only() {
         let script = postgres_script(&[
-            Statement::new("UPDATE t SET a = $2, b = '$1', \"c$1\" = $1 WHERE d = $2 || 'it''s $2'")
-                .bind(-9)
-                .bind(Some("it's a \\ path")),
+            Statement::new(
+                "UPDATE t SET a = $2, b = '$1', \"c$1\" = $1 WHERE d = $2 || 'it''s $2'",
+            )
+            .bind(-9)
+            .bind(Some("it's a \\ path")),
             Statement::new("DELETE FROM t WHERE a IS NOT DISTINCT FROM $1").bind(None::<&str>),
         ])
         .unwrap();
