@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use bordermesh_kit::{
     error::{self, FieldViolations},
     idempotency::IdempotentCall,
+    storage::new_record_id,
     validate::{self, Amount, Child, FieldPath, Indexed},
     writes::WriteBatch,
 };
@@ -602,16 +603,17 @@ impl CustomsService for CustomsApi {
         // A repeat is found when its idempotency record meets the first one's at commit, and
         // rolls back: a first call, by far the most common, saves a database round trip.
         let call = IdempotentCall::new(ASSESS_DECLARATION, &request.request_id, &request);
-        let id = Uuid::new_v4();
+        let id = new_record_id();
+        // The MRN's serial takes random bits of its own, not the time-ordered id's.
         let mrn = mrn::build(
             command.declaration.crossing_date.year(),
             mrn::country_alpha2(&command.country),
-            id.as_u128(),
+            Uuid::new_v4().as_u128(),
         );
         let fiu_ids: Vec<Uuid> = assessment
             .fiu_records
             .iter()
-            .map(|_| Uuid::new_v4())
+            .map(|_| new_record_id())
             .collect();
         let declaration = declaration_to_proto(
             id,

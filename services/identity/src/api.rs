@@ -6,6 +6,7 @@ mod decisions;
 use bordermesh_kit::{
     error::{self, FieldViolations},
     idempotency::{IdempotentCall, Start},
+    storage::new_record_id,
     validate,
     writes::WriteBatch,
 };
@@ -17,7 +18,6 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 use tonic::{Code, Request, Response, Status};
-use uuid::Uuid;
 
 use crate::{
     domain::{
@@ -685,7 +685,7 @@ impl IdentityService for IdentityApi {
             &self.rules,
         );
         let record = pb::TravellerCheck {
-            check_id: Uuid::new_v4().to_string(),
+            check_id: new_record_id().to_string(),
             reference: command.reference,
             verdict: verdict_to_proto(result.verdict).into(),
             reasons: result

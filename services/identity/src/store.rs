@@ -2,7 +2,7 @@
 
 use bordermesh_kit::{
     db::{Db, Tx},
-    storage::{Backend, decode_record, encode_record, now_millis},
+    storage::{Backend, decode_record, encode_record, new_record_id, now_millis},
     writes::{GroupWriter, Statement},
 };
 use bordermesh_proto::{
@@ -549,7 +549,7 @@ impl Store {
                  nationality, refusal_codes, created_at, check_id, visa_number) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
-            .bind(Uuid::new_v4().to_string())
+            .bind(new_record_id().to_string())
             .bind(record.traveller_key)
             .bind(record.kind.as_str())
             .bind(date_text(record.crossed_on))

@@ -7,13 +7,12 @@ use bordermesh_kit::{
     db::Tx,
     error::{self, FieldViolations},
     idempotency::{IdempotentCall, Start},
-    storage::now_millis,
+    storage::{new_record_id, now_millis},
     validate,
 };
 use bordermesh_proto::{common::v1 as common, sanitary::v1 as pb};
 use chrono::NaiveDate;
 use tonic::{Code, Status};
-use uuid::Uuid;
 
 use super::{
     SanitaryApi,
@@ -404,7 +403,7 @@ impl SanitaryApi {
             .max()
             .unwrap_or(Verdict::Clear);
         let record = pb::Assessment {
-            assessment_id: Uuid::new_v4().to_string(),
+            assessment_id: new_record_id().to_string(),
             verdict: convert::verdict_to_proto(verdict).into(),
             consignments: decisions
                 .iter()
@@ -484,7 +483,7 @@ mod tests {
     fn a_certificate_without_species_and_a_negative_quantity_are_both_named() {
         let rules = Rulebook::default_rules().unwrap();
         let request = pb::AssessConsignmentsRequest {
-            request_id: Uuid::new_v4().to_string(),
+            request_id: uuid::Uuid::new_v4().to_string(),
             crossing_point: Some(common::CrossingPoint {
                 code: "HR-BAJAKOVO".into(),
                 country: "HRV".into(),

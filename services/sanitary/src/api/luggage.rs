@@ -4,11 +4,11 @@
 use bordermesh_kit::{
     error::{self, FieldViolations},
     idempotency::IdempotentCall,
+    storage::new_record_id,
     validate,
 };
 use bordermesh_proto::sanitary::v1 as pb;
 use tonic::Status;
-use uuid::Uuid;
 
 use super::{SanitaryApi, convert};
 use crate::domain::{
@@ -88,7 +88,7 @@ impl SanitaryApi {
         }
         let outcomes = self.rules.luggage.check(&items);
         let mut check = pb::LuggageCheck {
-            check_id: Uuid::new_v4().to_string(),
+            check_id: new_record_id().to_string(),
             verdict: convert::verdict_to_proto(Verdict::Clear).into(),
             traveller_reference: request.traveller_reference.trim().to_owned(),
             crossing_point: request.crossing_point.clone(),
@@ -104,7 +104,7 @@ impl SanitaryApi {
                     check.reasons.push(reason.clone());
                     check.verdict = convert::verdict_to_proto(finding.verdict).into();
                     check.seizures.push(pb::Seizure {
-                        seizure_id: Uuid::new_v4().to_string(),
+                        seizure_id: new_record_id().to_string(),
                         item_index: u32::try_from(index).unwrap_or(u32::MAX),
                         category: item.category.clone(),
                         quantity: request
