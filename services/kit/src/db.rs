@@ -533,7 +533,20 @@ async fn postgres_execute_script(
 /// to write (TEXT or BIGINT), and the escaped string form does not depend on the server's
 /// `standard_conforming_strings`.
 fn postgres_script(statements: &[Statement]) -> anyhow::Result<String> {
-    let mut script = String::new();
+    let written_length = |param: &Param| match param {
+        Param::Text(text) => text.as_ref().map_or(0, String::len) + 12,
+        Param::Int(_) => 28,
+    };
+    let mut script = String::with_capacity(
+        statements
+            .iter()
+            .map(|statement| {
+                statement.sql().len()
+                    + 2
+                    + statement.params().iter().map(written_length).sum::<usize>()
+            })
+            .sum(),
+    );
     for statement in statements {
         let mut sql = statement.sql();
         let mut quote = None;
@@ -578,13 +591,17 @@ fn push_postgres_literal(script: &mut String, param: &Param) -> anyhow::Result<(
                 "PostgreSQL text cannot hold a NUL character"
             );
             script.push_str("E'");
-            for character in text.chars() {
-                match character {
-                    '\'' => script.push_str("''"),
-                    '\\' => script.push_str("\\\\"),
-                    other => script.push(other),
-                }
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find(['\'', '\\']) {
+                script.push_str(&rest[..at]);
+                script.push_str(if rest.as_bytes()[at] == b'\'' {
+                    "''"
+                } else {
+                    "\\\\"
+                });
+                rest = &rest[at + 1..];
             }
+            script.push_str(rest);
             script.push_str("'::text");
         }
     }
