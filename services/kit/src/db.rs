@@ -529,9 +529,10 @@ async fn postgres_execute_script(
 /// `statements` as one script for PostgreSQL's simple query protocol, each `$n` replaced by its
 /// value written as a typed literal (`E'...'::text`, `'42'::int8`, `NULL::text`, the types the
 /// extended protocol would have declared for them): the server answers the lot after one
-/// round trip, where each statement bound on its own costs one. Parameters are only ever ours
-/// to write (TEXT or BIGINT), and the escaped string form does not depend on the server's
-/// `standard_conforming_strings`.
+/// round trip, where each statement bound on its own costs one. Text goes in the escaped form
+/// (`E'...'`, quotes doubled, backslashes escaped), whose reading does not depend on the
+/// server's `standard_conforming_strings`; a statement with a comment or a dollar quote is
+/// refused, as a value written inside one could end it and be read as SQL.
 fn postgres_script(statements: &[Statement]) -> anyhow::Result<String> {
     let written_length = |param: &Param| match param {
         Param::Text(text) => text.as_ref().map_or(0, String::len) + 12,
@@ -550,11 +551,21 @@ fn postgres_script(statements: &[Statement]) -> anyhow::Result<String> {
     for statement in statements {
         let mut sql = statement.sql();
         let mut quote = None;
-        while let Some(at) = sql.find(['$', '\'', '"']) {
+        while let Some(at) = sql.find(['$', '\'', '"', '-', '/']) {
             script.push_str(&sql[..at]);
             let mark = sql.as_bytes()[at];
             let rest = &sql[at + 1..];
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            // A value written into a comment could end it (a line break, `*/`) and be read as SQL.
+            anyhow::ensure!(
+                quote.is_some()
+                    || !matches!(
+                        (mark, rest.as_bytes().first()),
+                        (b'-', Some(b'-')) | (b'/', Some(b'*'))
+                    ),
+                "a statement sent in a script carries no comment: {}",
+                statement.sql()
+            );
             match (quote, mark) {
                 (None, b'$') if digits > 0 => {
                     let number: usize = rest[..digits].parse()?;
@@ -568,6 +579,10 @@ fn postgres_script(statements: &[Statement]) -> anyhow::Result<String> {
                     sql = &rest[digits..];
                     continue;
                 }
+                (None, b'$') => anyhow::bail!(
+                    "a statement sent in a script uses no dollar quoting: {}",
+                    statement.sql()
+                ),
                 (None, b'\'' | b'"') => quote = Some(mark),
                 (Some(open), _) if open == mark => quote = None,
                 _ => {}
@@ -717,6 +732,10 @@ mod tests {
              DELETE FROM t WHERE a IS NOT DISTINCT FROM NULL::text;\n"
         );
         assert!(postgres_script(&[Statement::new("SELECT $2").bind(1)]).is_err());
+        assert!(postgres_script(&[Statement::new("SELECT $1 -- a's\n, $1").bind(1)]).is_err());
+        assert!(postgres_script(&[Statement::new("SELECT /* $1 */ $1").bind(1)]).is_err());
+        assert!(postgres_script(&[Statement::new("SELECT $$ $1 $$, $1").bind(1)]).is_err());
+        assert!(postgres_script(&[Statement::new("SELECT 2-1, 4/2, '--', '/*'")]).is_ok());
         assert!(postgres_script(&[insert(1, Some("nul \0 inside"))]).is_err());
     }
 
