@@ -842,6 +842,14 @@ mod tests {
             );
 
             let mut tx = db.begin().await.unwrap();
+            let clash = tx
+                .execute_all(&[insert(5, Some("five")), insert(2, Some("clash"))])
+                .await;
+            assert!(clash.is_err(), "{:?}", database.backend);
+            drop(tx);
+            assert_eq!(rows(&db).await.len(), 2, "{:?}", database.backend);
+
+            let mut tx = db.begin().await.unwrap();
             tx.execute(&insert(4, None)).await.unwrap();
             tx.rollback().await.unwrap();
             assert_eq!(rows(&db).await.len(), 2, "{:?}", database.backend);
