@@ -9,6 +9,7 @@
 //! cancelled RPC) never leaves one half done; a transaction dropped before its commit rolls back.
 
 use std::{
+    fmt::Write as _,
     path::{Path, PathBuf},
     sync::{Arc, Weak},
     time::{Duration, Instant},
@@ -21,7 +22,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor, Row as _, ValueRef as _, any::
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{
-    storage::{self, Backend, CheckpointPacer, Checkpoints, decode_record},
+    storage::{self, Backend, CheckpointPacer, Checkpoints, SQLITE_BUSY_TIMEOUT, decode_record},
     writes::{Param, Statement},
 };
 
@@ -51,9 +52,6 @@ const SQLITE_STATEMENT_CACHE: usize = 256;
 /// crossing's CPU in a profile) costs less, and a crossing about 8 % less CPU.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
     PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -1024;";
-
-/// How long SQLite waits, in its own sleeping busy handler, for a lock another process holds.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The longest pause between two attempts at the write lock while another process holds it.
 const WRITE_LOCK_RETRY_MAX: Duration = Duration::from_millis(50);
@@ -555,19 +553,14 @@ fn postgres_script(statements: &[Statement]) -> anyhow::Result<String> {
             script.push_str(&sql[..at]);
             let mark = sql.as_bytes()[at];
             let rest = &sql[at + 1..];
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            // A value written into a comment could end it (a line break, `*/`) and be read as SQL.
-            anyhow::ensure!(
-                quote.is_some()
-                    || !matches!(
-                        (mark, rest.as_bytes().first()),
-                        (b'-', Some(b'-')) | (b'/', Some(b'*'))
-                    ),
-                "a statement sent in a script carries no comment: {}",
-                statement.sql()
-            );
             match (quote, mark) {
-                (None, b'$') if digits > 0 => {
+                (None, b'$') => {
+                    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                    anyhow::ensure!(
+                        digits > 0,
+                        "a statement sent in a script uses no dollar quoting: {}",
+                        statement.sql()
+                    );
                     let number: usize = rest[..digits].parse()?;
                     let param = number
                         .checked_sub(1)
@@ -579,10 +572,13 @@ fn postgres_script(statements: &[Statement]) -> anyhow::Result<String> {
                     sql = &rest[digits..];
                     continue;
                 }
-                (None, b'$') => anyhow::bail!(
-                    "a statement sent in a script uses no dollar quoting: {}",
-                    statement.sql()
-                ),
+                // `--` or `/*`: a value written into a comment could end it (a line break, `*/`).
+                (None, b'-' | b'/') if rest.starts_with(if mark == b'-' { '-' } else { '*' }) => {
+                    anyhow::bail!(
+                        "a statement sent in a script carries no comment: {}",
+                        statement.sql()
+                    )
+                }
                 (None, b'\'' | b'"') => quote = Some(mark),
                 (Some(open), _) if open == mark => quote = None,
                 _ => {}
@@ -598,7 +594,7 @@ fn postgres_script(statements: &[Statement]) -> anyhow::Result<String> {
 
 fn push_postgres_literal(script: &mut String, param: &Param) -> anyhow::Result<()> {
     match param {
-        Param::Int(number) => script.push_str(&format!("'{number}'::int8")),
+        Param::Int(number) => write!(script, "'{number}'::int8")?,
         Param::Text(None) => script.push_str("NULL::text"),
         Param::Text(Some(text)) => {
             anyhow::ensure!(
@@ -768,6 +764,34 @@ mod tests {
             expected.insert(0, (i64::MIN, None));
             expected.push((i64::MAX, Some("max".into())));
             assert_eq!(rows(&db).await, expected, "{:?}", database.backend);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transaction_s_statements_report_the_rows_each_changed_on_every_backend() {
+        for database in testing::databases().await.unwrap() {
+            let db = db_with_table(&database.url).await;
+            let mut tx = db.begin().await.unwrap();
+            let changed = tx
+                .execute_all(&[
+                    insert(1, Some("one")),
+                    insert(2, Some("two")),
+                    Statement::new(
+                        "INSERT INTO db_test (id, label) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(1)
+                    .bind("again"),
+                    Statement::new("UPDATE db_test SET label = $1 WHERE id >= $2")
+                        .bind("many")
+                        .bind(1),
+                    Statement::new("UPDATE db_test SET label = $1 WHERE id = $2")
+                        .bind("none")
+                        .bind(99),
+                ])
+                .await
+                .unwrap();
+            assert_eq!(changed, vec![1, 1, 0, 2, 0], "{:?}", database.backend);
+            tx.commit().await.unwrap();
         }
     }
 

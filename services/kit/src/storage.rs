@@ -39,6 +39,9 @@ impl Backend {
     }
 }
 
+/// How long SQLite waits, in its own sleeping busy handler, for a lock another process holds.
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How a SQLite database's background checkpoint paces itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkpoints {
@@ -63,17 +66,20 @@ pub(crate) async fn migrated_pool(
         create_sqlite_parent(url)?;
     }
     let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
+    // The log mode stays with the file; another process (a bulk import) may hold the write
+    // lock for a while.
+    let sqlite_pragmas = format!(
+        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {};",
+        SQLITE_BUSY_TIMEOUT.as_millis()
+    );
     let pool = AnyPoolOptions::new()
         .max_connections(if backend == Backend::Sqlite { 1 } else { 16 })
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |connection, _| {
+            let pragmas = sqlite_pragmas.clone();
             Box::pin(async move {
                 if backend == Backend::Sqlite {
-                    // The log mode stays with the file; another process (a bulk import) may
-                    // hold the write lock for a while.
-                    connection
-                        .execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;")
-                        .await?;
+                    connection.execute(pragmas.as_str()).await?;
                 }
                 Ok(())
             })
