@@ -30,6 +30,10 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::mesh;
 
+mod floor;
+
+pub use floor::storage_floor;
+
 /// RPCs one standard crossing makes: the caller's, two identity checks, customs, sanitary.
 const HOPS: u64 = 5;
 
@@ -150,48 +154,103 @@ fn millis(histogram: &Histogram<u64>, quantile: f64) -> f64 {
     histogram.value_at_quantile(quantile) as f64 / 1000.0
 }
 
+/// The mesh on loopback for a bench, on `store`: its gateway's channel, and what to stop and
+/// remove when the bench is done.
+struct BenchMesh {
+    gateway: Channel,
+    shutdown: CancellationToken,
+    databases: Vec<testing::TestDatabase>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl BenchMesh {
+    async fn start(store: BenchStore) -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let mut config = Config {
+            data_dir: data_dir.path().to_path_buf(),
+            log: "warn".into(),
+            ..Config::default()
+        };
+        let any_port = "127.0.0.1:0".parse()?;
+        config.gateway.listen = any_port;
+        config.identity.listen = any_port;
+        config.customs.listen = any_port;
+        config.sanitary.listen = any_port;
+        config.max_concurrent_calls = 100_000;
+        let mut databases = Vec::new();
+        if store == BenchStore::Postgres {
+            for slot in [
+                &mut config.gateway.database_url,
+                &mut config.identity.database_url,
+                &mut config.customs.database_url,
+                &mut config.sanitary.database_url,
+            ] {
+                let database = postgres_database().await?;
+                *slot = Some(database.url.clone());
+                databases.push(database);
+            }
+        }
+        let shutdown = CancellationToken::new();
+        let running = mesh::start(config, shutdown.clone()).await?;
+        let gateway = Channel::from_shared(format!("http://{}", running.gateway))?
+            .tcp_nodelay(true)
+            .connect()
+            .await?;
+        tokio::spawn(running.wait(shutdown.clone()));
+        Ok(Self {
+            gateway,
+            shutdown,
+            databases,
+            _data_dir: data_dir,
+        })
+    }
+
+    /// The bare RPC: grpc.health.v1 Check on the gateway's own server stack.
+    async fn echo(&self, duration: Duration, concurrency: usize) -> anyhow::Result<Measured> {
+        let health = HealthClient::new(self.gateway.clone());
+        let echo_call = move || {
+            let mut client = health.clone();
+            async move {
+                client.check(HealthCheckRequest::default()).await?;
+                Ok(())
+            }
+        };
+        drive(duration, concurrency, echo_call).await
+    }
+
+    /// Stops the mesh and removes the PostgreSQL databases it used.
+    async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        drop_databases(self.databases).await
+    }
+}
+
+/// A new database on the PostgreSQL server the tests use, or on the local default.
+async fn postgres_database() -> anyhow::Result<testing::TestDatabase> {
+    testing::postgres(&postgres_server()).await
+}
+
+fn postgres_server() -> String {
+    std::env::var(testing::POSTGRES_URL_VAR)
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn drop_databases(databases: Vec<testing::TestDatabase>) -> anyhow::Result<()> {
+    let server = postgres_server();
+    for database in databases {
+        testing::drop_postgres(&server, &database).await?;
+    }
+    Ok(())
+}
+
 pub async fn crossing(
     duration: Duration,
     concurrency: usize,
     store: BenchStore,
 ) -> anyhow::Result<()> {
-    let data_dir = tempfile::tempdir()?;
-    let mut config = Config {
-        data_dir: data_dir.path().to_path_buf(),
-        log: "warn".into(),
-        ..Config::default()
-    };
-    let any_port = "127.0.0.1:0".parse()?;
-    config.gateway.listen = any_port;
-    config.identity.listen = any_port;
-    config.customs.listen = any_port;
-    config.sanitary.listen = any_port;
-    config.max_concurrent_calls = 100_000;
-    let mut databases = Vec::new();
-    if store == BenchStore::Postgres {
-        let server = std::env::var(testing::POSTGRES_URL_VAR)
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        for slot in [
-            &mut config.gateway.database_url,
-            &mut config.identity.database_url,
-            &mut config.customs.database_url,
-            &mut config.sanitary.database_url,
-        ] {
-            let database = testing::postgres(&server).await?;
-            *slot = Some(database.url.clone());
-            databases.push(database);
-        }
-    }
-    let shutdown = CancellationToken::new();
-    let running = mesh::start(config, shutdown.clone()).await?;
-    let gateway = Channel::from_shared(format!("http://{}", running.gateway))?
-        .tcp_nodelay(true)
-        .connect()
-        .await?;
-    tokio::spawn(running.wait(shutdown.clone()));
-
+    let mesh = BenchMesh::start(store).await?;
     let template = standard_crossing()?;
-    let crossings = CrossingServiceClient::new(gateway.clone());
+    let crossings = CrossingServiceClient::new(mesh.gateway.clone());
     let travellers_seen = Arc::new(AtomicU64::new(0));
     let crossing_call = move || {
         let mut client = crossings.clone();
@@ -222,19 +281,11 @@ pub async fn crossing(
             Ok(())
         }
     };
-    let health = HealthClient::new(gateway);
-    let echo_call = move || {
-        let mut client = health.clone();
-        async move {
-            client.check(HealthCheckRequest::default()).await?;
-            Ok(())
-        }
-    };
     // Warm up connections, pools and caches before measuring.
     drive(Duration::from_secs(1), concurrency, crossing_call.clone()).await?;
     let crossings = drive(duration, concurrency, crossing_call).await?;
-    let echo = drive(duration, concurrency, echo_call).await?;
-    shutdown.cancel();
+    let echo = mesh.echo(duration, concurrency).await?;
+    mesh.stop().await?;
 
     let ratio = crossings.per_second * HOPS as f64 / echo.per_second;
     println!(

@@ -123,6 +123,18 @@ enum Bench {
         #[arg(long, value_enum, default_value_t = bench::BenchStore::Sqlite)]
         store: bench::BenchStore,
     },
+    /// The least durable writing a crossing's saga allows, against a bare RPC: the ceiling of
+    /// `bench crossing`'s ratio on this machine and store.
+    StorageFloor {
+        /// Seconds each half of the measurement runs.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Crossings' writes in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, value_enum, default_value_t = bench::BenchStore::Sqlite)]
+        store: bench::BenchStore,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,6 +205,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency,
                 store,
             } => bench::crossing(Duration::from_secs(*duration), *concurrency, *store).await,
+            Bench::StorageFloor {
+                duration,
+                concurrency,
+                store,
+            } => bench::storage_floor(Duration::from_secs(*duration), *concurrency, *store).await,
             Bench::Declaration { items } => bordermesh_customs::bench::declaration(*items).await,
             Bench::Watchlist { entries, queries } => {
                 bordermesh_identity::bench::watchlist(*entries, *queries).await

@@ -293,6 +293,22 @@ pub mod testing {
             _dir: None,
         })
     }
+
+    /// Removes a database [`postgres`] made, even while a pool still holds connections to it.
+    pub async fn drop_postgres(server_url: &str, database: &TestDatabase) -> anyhow::Result<()> {
+        let name = database
+            .url
+            .rsplit_once('/')
+            .map(|(_, name)| name)
+            .filter(|name| name.starts_with("bmtest_"))
+            .ok_or_else(|| anyhow::anyhow!("not a test database: {}", database.url))?;
+        let mut admin = AnyConnection::connect(server_url).await?;
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+            .await?;
+        admin.close().await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
