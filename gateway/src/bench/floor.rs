@@ -147,8 +147,8 @@ fn machine_busy_ticks() -> Option<u64> {
         .map(str::parse)
         .collect::<Result<_, _>>()
         .ok()?;
-    // user, nice, system, (idle, iowait), irq, softirq, steal
-    let busy = [0, 1, 2, 5, 6, 7];
+    // user, nice, system, irq and softirq; not idle, I/O wait, nor time stolen by the host.
+    let busy = [0, 1, 2, 5, 6];
     Some(busy.iter().filter_map(|&i| fields.get(i)).sum())
 }
 
