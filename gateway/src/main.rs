@@ -10,7 +10,7 @@ use bordermesh_kit::{
     server::{ServerHandle, cancel_on_signal},
     telemetry,
 };
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 // glibc's malloc took about a sixth of a crossing's CPU (its fastbin consolidation and arena
@@ -113,28 +113,29 @@ enum Bench {
         items: usize,
     },
     /// Standard crossings through the whole mesh against a bare RPC through the same stack.
-    Crossing {
-        /// Seconds each half of the measurement runs.
-        #[arg(long, default_value_t = 10)]
-        duration: u64,
-        /// Calls in flight at once.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        #[arg(long, value_enum, default_value_t = bench::BenchStore::Sqlite)]
-        store: bench::BenchStore,
-    },
+    Crossing(CrossingLoad),
     /// The least durable writing a crossing's saga allows, against a bare RPC: the ceiling of
     /// `bench crossing`'s ratio on this machine and store.
-    StorageFloor {
-        /// Seconds each half of the measurement runs.
-        #[arg(long, default_value_t = 10)]
-        duration: u64,
-        /// Crossings' writes in flight at once.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        #[arg(long, value_enum, default_value_t = bench::BenchStore::Sqlite)]
-        store: bench::BenchStore,
-    },
+    StorageFloor(CrossingLoad),
+}
+
+/// How long, how hard and on which store a crossing bench runs.
+#[derive(Args)]
+struct CrossingLoad {
+    /// Seconds each half of the measurement runs.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Crossings in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    #[arg(long, value_enum, default_value_t = bench::BenchStore::Sqlite)]
+    store: bench::BenchStore,
+}
+
+impl CrossingLoad {
+    fn duration(&self) -> Duration {
+        Duration::from_secs(self.duration)
+    }
 }
 
 #[derive(Subcommand)]
@@ -200,16 +201,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Bench { bench } => match bench {
-            Bench::Crossing {
-                duration,
-                concurrency,
-                store,
-            } => bench::crossing(Duration::from_secs(*duration), *concurrency, *store).await,
-            Bench::StorageFloor {
-                duration,
-                concurrency,
-                store,
-            } => bench::storage_floor(Duration::from_secs(*duration), *concurrency, *store).await,
+            Bench::Crossing(load) => {
+                bench::crossing(load.duration(), load.concurrency, load.store).await
+            }
+            Bench::StorageFloor(load) => {
+                bench::storage_floor(load.duration(), load.concurrency, load.store).await
+            }
             Bench::Declaration { items } => bordermesh_customs::bench::declaration(*items).await,
             Bench::Watchlist { entries, queries } => {
                 bordermesh_identity::bench::watchlist(*entries, *queries).await

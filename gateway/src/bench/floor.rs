@@ -30,9 +30,9 @@ use bordermesh_kit::{
 
 use super::{BenchMesh, BenchStore, HOPS, drive, drop_databases, millis, postgres_database};
 
-/// Sizes in characters of what a standard crossing stores, read off the PostgreSQL tables
-/// after `bench crossing` on 2026-11-29 (`avg(length(...))`): the decided crossing's record, a
-/// traveller check's, a declaration assessment's and a sanitary assessment's stored response.
+/// Sizes in characters of what a standard crossing stores, about those found in the PostgreSQL
+/// tables after `bench crossing` on 2026-11-29: the decided crossing's record, and the stored
+/// response of a traveller check, a declaration's assessment and a sanitary assessment.
 const CROSSING_RECORD: usize = 2_048;
 const CHECK_RESPONSE: usize = 344;
 const DECLARATION_RESPONSE: usize = 1_000;
