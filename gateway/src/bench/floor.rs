@@ -155,7 +155,7 @@ fn machine_busy_ticks() -> Option<u64> {
 fn cpu_ms_per_call_since(before: Option<u64>, calls: u64) -> Option<f64> {
     let ticks = machine_busy_ticks()
         .zip(before)
-        .map(|(now, before)| now - before);
+        .map(|(now, before)| now.saturating_sub(before));
     cpu_ms_per_call(ticks, calls)
 }
 
