@@ -24,6 +24,7 @@ use base64::Engine as _;
 use bordermesh_kit::{
     config::sqlite_url,
     db::Db,
+    idempotency::answer_row,
     storage::{Checkpoints, new_record_id, now_millis},
     writes::{GroupWriter, Statement, WriteBatch},
 };
@@ -59,15 +60,12 @@ struct Databases {
 }
 
 fn remember_answer(scope: &str, response_length: usize) -> Statement {
-    Statement::new(
-        "INSERT INTO idempotency_keys (scope, request_id, request_digest, response, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+    answer_row(
+        scope,
+        &uuid::Uuid::new_v4().to_string(),
+        &random_text(DIGEST),
+        random_text(response_length),
     )
-    .bind(scope)
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(random_text(DIGEST))
-    .bind(random_text(response_length))
-    .bind(now_millis())
 }
 
 impl Databases {
@@ -172,7 +170,6 @@ pub async fn storage_floor(
     store: BenchStore,
 ) -> anyhow::Result<()> {
     let data_dir = tempfile::tempdir()?;
-    let mut postgres = Vec::new();
     let open = |name: &'static str, migrations: &'static sqlx::migrate::Migrator| {
         let path = data_dir.path().join(format!("{name}.db"));
         async move {
@@ -191,11 +188,10 @@ pub async fn storage_floor(
     let (identity, identity_db) = open("identity", &bordermesh_identity::MIGRATIONS).await?;
     let (customs, customs_db) = open("customs", &bordermesh_customs::MIGRATIONS).await?;
     let (sanitary, sanitary_db) = open("sanitary", &bordermesh_sanitary::MIGRATIONS).await?;
-    postgres.extend(
-        [gateway_db, identity_db, customs_db, sanitary_db]
-            .into_iter()
-            .flatten(),
-    );
+    let postgres: Vec<_> = [gateway_db, identity_db, customs_db, sanitary_db]
+        .into_iter()
+        .flatten()
+        .collect();
     let databases = Arc::new(Databases {
         gateway,
         identity,

@@ -22,6 +22,33 @@ pub enum Start<R> {
     Fresh(Tx),
 }
 
+const INSERT_ANSWER: &str = "INSERT INTO idempotency_keys \
+    (scope, request_id, request_digest, response, created_at) VALUES ($1, $2, $3, $4, $5)";
+const INSERT_ANSWER_UNLESS_SAVED: &str = "INSERT INTO idempotency_keys \
+    (scope, request_id, request_digest, response, created_at) VALUES ($1, $2, $3, $4, $5) \
+    ON CONFLICT (scope, request_id) DO NOTHING";
+
+/// The row that saves `response`, already encoded, as the answer to `request_id` in `scope`;
+/// its commit fails when the request id has an answer already.
+pub fn answer_row(scope: &str, request_id: &str, digest: &str, response: String) -> Statement {
+    insert_answer(INSERT_ANSWER, scope, request_id, digest, response)
+}
+
+fn insert_answer(
+    sql: &'static str,
+    scope: &str,
+    request_id: &str,
+    digest: &str,
+    response: String,
+) -> Statement {
+    Statement::new(sql)
+        .bind(scope)
+        .bind(request_id)
+        .bind(digest)
+        .bind(response)
+        .bind(now_millis())
+}
+
 /// One idempotent call: which RPC, which request id, and a digest of the request.
 pub struct IdempotentCall {
     scope: &'static str,
@@ -48,17 +75,12 @@ impl IdempotentCall {
         mut writes: WriteBatch,
         response: R,
     ) -> Result<R, Status> {
-        writes.add_first(
-            Statement::new(
-                "INSERT INTO idempotency_keys (scope, request_id, request_digest, response, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(self.scope)
-            .bind(&self.request_id)
-            .bind(&self.digest)
-            .bind(encode_record(&response))
-            .bind(now_millis()),
-        );
+        writes.add_first(answer_row(
+            self.scope,
+            &self.request_id,
+            &self.digest,
+            encode_record(&response),
+        ));
         let Err(failure) = writer.commit(writes).await else {
             return Ok(response);
         };
@@ -110,17 +132,13 @@ impl IdempotentCall {
         response: R,
     ) -> Result<R, Status> {
         let saved = tx
-            .execute(
-                &Statement::new(
-                    "INSERT INTO idempotency_keys (scope, request_id, request_digest, response, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, request_id) DO NOTHING",
-                )
-                .bind(self.scope)
-                .bind(&self.request_id)
-                .bind(&self.digest)
-                .bind(encode_record(&response))
-                .bind(now_millis()),
-            )
+            .execute(&insert_answer(
+                INSERT_ANSWER_UNLESS_SAVED,
+                self.scope,
+                &self.request_id,
+                &self.digest,
+                encode_record(&response),
+            ))
             .await
             .map_err(|e| error::internal("saving idempotency key", e))?;
         if saved == 1 {

@@ -278,13 +278,8 @@ pub mod testing {
 
     /// A new, empty database on the server, named uniquely so that tests run in parallel.
     pub async fn postgres(server_url: &str) -> anyhow::Result<TestDatabase> {
-        super::install_drivers();
         let name = format!("bmtest_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = AnyConnection::connect(server_url).await?;
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await?;
-        admin.close().await?;
+        on_server(server_url, &format!("CREATE DATABASE {name}")).await?;
         let base = server_url.split('?').next().unwrap_or(server_url);
         let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
         Ok(TestDatabase {
@@ -302,10 +297,18 @@ pub mod testing {
             .map(|(_, name)| name)
             .filter(|name| name.starts_with("bmtest_"))
             .ok_or_else(|| anyhow::anyhow!("not a test database: {}", database.url))?;
+        on_server(
+            server_url,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )
+        .await
+    }
+
+    /// Runs one statement on a connection of its own to the server's administrative database.
+    async fn on_server(server_url: &str, sql: &str) -> anyhow::Result<()> {
+        super::install_drivers();
         let mut admin = AnyConnection::connect(server_url).await?;
-        admin
-            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-            .await?;
+        admin.execute(sql).await?;
         admin.close().await?;
         Ok(())
     }
